@@ -1,0 +1,90 @@
+"""KPI gauges built at scrape time from the aggregates this worker owns (a custom collector), so
+every series comes from exactly one worker and moves with its partition on a rebalance."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import TYPE_CHECKING
+
+from aiokafka.partitioner import murmur2
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from agents.contributions import ALL
+from agents.kpis import Series, series_for, sum_fields
+from agents.kpis import now_us as wall_now_us
+
+if TYPE_CHECKING:
+    from agents.pipeline import Pipeline
+
+OTHER = "_other"
+HELP = {
+    "salesfloor_lead_response_seconds": "Lead response time (first contact - creation), by stat.",
+    "salesfloor_leads_awaiting_response": "Leads waiting for a first contact now, by current owner.",
+    "salesfloor_lead_oldest_awaiting_seconds": "Wall-clock age of the oldest lead waiting for a first contact.",
+    "salesfloor_pipeline_open_amount": "Amount of deals created and not yet won or lost.",
+}
+
+
+def owned_series(pipeline: Pipeline, *, day: date | None = None, now_us: int | None = None) -> Iterator[Series]:
+    """Every KPI series of the team/rep keys whose aggregate partition this worker owns."""
+    view = pipeline.view
+    assigned = pipeline.assigned_aggregate_partitions()
+    partitions = pipeline.settings.partitions
+    now = wall_now_us() if now_us is None else now_us
+    keys = [key for key, p in view.partition_of.items() if p in assigned]
+    floor = (ALL, ALL)
+    if floor not in view.buckets and floor_partition(partitions) in assigned:
+        keys.append(floor)
+    kept, folded = cap_reps(keys, pipeline.settings.max_reps)
+    for team, rep in kept:
+        yield from series_for(team, rep, view.buckets.get((team, rep), {}), now_us=now,
+                              clock=pipeline.clock, day=day)
+    for team, reps in folded.items():
+        merged: dict[str, dict[str, int]] = {}
+        for rep in reps:
+            for bucket, fields in view.buckets.get((team, rep), {}).items():
+                merged[bucket] = sum_fields({"a": merged.get(bucket, {}), "b": fields}, ("a", "b"))
+        yield from series_for(team, OTHER, merged, now_us=now, clock=pipeline.clock, day=day)
+
+
+def floor_partition(partitions: int) -> int:
+    """The aggregate partition of the floor key, as the producer's default partitioner picks it."""
+    return (murmur2(f"{ALL}\x1f{ALL}".encode()) & 0x7FFFFFFF) % partitions
+
+
+def cap_reps(keys: list[tuple[str, str]], max_reps: int) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
+    """Keep at most `max_reps` distinct reps as their own series; fold the rest into `_other` per team."""
+    reps = sorted({rep for _, rep in keys if rep != ALL})
+    if len(reps) <= max_reps:
+        return keys, {}
+    allowed = set(reps[:max_reps])
+    kept: list[tuple[str, str]] = []
+    folded: dict[str, list[str]] = {}
+    for team, rep in keys:
+        if rep == ALL or rep in allowed:
+            kept.append((team, rep))
+        else:
+            folded.setdefault(team, []).append(rep)
+    return kept, folded
+
+
+class KpiCollector(Collector):
+    """Yields the KPI gauge families at scrape time."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        families: dict[str, GaugeMetricFamily] = {}
+        for metric, labels, value in owned_series(self.pipeline):
+            family = families.get(metric)
+            if family is None:
+                help_text = HELP.get(metric) or metric.removeprefix("salesfloor_").replace("_", " ") + "."
+                family = families[metric] = GaugeMetricFamily(metric, help_text, labels=list(labels))
+            family.add_metric(list(labels.values()), value)
+        yield from families.values()
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())

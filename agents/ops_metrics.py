@@ -1,0 +1,38 @@
+"""Operations metrics of SPEC §6, built in one place on a registry passed in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, float("inf"))
+
+
+@dataclass(frozen=True)
+class OpsMetrics:
+    """Counters and histograms this worker updates as it processes events."""
+
+    events: Counter
+    rejected: Counter
+    duplicates: Counter
+    late: Counter
+    delay: Histogram
+    breaches: Counter
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> OpsMetrics:
+        return cls(
+            events=Counter("salesfloor_events", "Valid input events accepted, by topic and type.",
+                           ["topic", "type"], registry=registry),
+            rejected=Counter("salesfloor_events_rejected", "Input messages rejected to the dead-letter topic.",
+                             ["topic", "reason"], registry=registry),
+            duplicates=Counter("salesfloor_events_duplicate", "Input events ignored as repeated event_id.",
+                               ["topic"], registry=registry),
+            late=Counter("salesfloor_events_late", "Input events older than the retention, dropped.",
+                         ["topic"], registry=registry),
+            delay=Histogram("salesfloor_event_delay_seconds", "Processing time minus occurred_at.",
+                            buckets=DELAY_BUCKETS, registry=registry),
+            breaches=Counter("salesfloor_lead_sla_breaches", "Lead response SLA breach alerts emitted.",
+                             ["team", "threshold"], registry=registry),
+        )

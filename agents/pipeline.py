@@ -1,0 +1,218 @@
+"""The worker's dataflow: input topics → ingest (validate, route by entity) → entities (per-entity
+state, partial aggregates) → aggregates (per team/rep, exported at scrape time).
+
+Every hop is keyed so that no table key is ever updated from two partitions: entity state lives in
+the partition of its entity key, aggregate state in the partition of its team/rep key.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import faust
+from faust.types import TP
+from prometheus_client import CollectorRegistry
+
+from agents.contributions import BucketClock, difference
+from agents.entity_state import SEP, AggregateKey, PartialAggregates, apply_events, compact, contribution, entity_keys
+from agents.kpis import now_us
+from agents.ops_metrics import OpsMetrics
+from agents.view import AggregateView
+from streams.errors import InvalidEvent
+from streams.records import decode_event, event_type
+from streams.settings import Settings
+from streams.topics import COMPACTED, INPUT_TOPICS, topic_name
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Pipeline:
+    """Everything one worker holds: its app, topics, tables and the state derived from them."""
+
+    settings: Settings
+    app: faust.App
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    partials: dict[int, PartialAggregates] = field(default_factory=dict)
+    versions: dict[int, int] = field(default_factory=dict)
+    view: AggregateView = field(default_factory=AggregateView)
+
+    def __post_init__(self) -> None:
+        s, app = self.settings, self.app
+        self.metrics = OpsMetrics.create(self.registry)
+        self.clock = BucketClock(s.zone)
+        self.sla_us = int(s.lead_sla_seconds * 1_000_000)
+        self.input_topic = app.topic(
+            *(topic_name(s.topic_prefix, t) for t in INPUT_TOPICS),
+            key_serializer="raw", value_serializer="raw", partitions=s.partitions,
+        )
+        self.compacted_inputs = [
+            app.topic(topic_name(s.topic_prefix, t), partitions=s.partitions, compacting=True)
+            for t in COMPACTED
+        ]
+        self.deadletter = app.topic(topic_name(s.topic_prefix, "deadletter"), key_serializer="raw",
+                                    value_serializer="orjson", partitions=s.partitions)
+        self.alerts = app.topic(topic_name(s.topic_prefix, "alerts"), key_serializer="raw",
+                                value_serializer="orjson", partitions=s.partitions)
+        self.entity_topic = app.topic(f"{s.faust_id}-entities", key_serializer="raw",
+                                      value_serializer="orjson", partitions=s.partitions, internal=True)
+        self.aggregate_topic = app.topic(f"{s.faust_id}-aggregates", key_serializer="raw",
+                                         value_serializer="orjson", partitions=s.partitions, internal=True)
+        self.entities = app.Table("entities", partitions=s.partitions, key_type=str)
+        self.aggregates = app.Table("aggregates", partitions=s.partitions, key_type=str,
+                                    on_changelog_event=self._on_aggregate_restored)
+        self.entities.on_recover(self._rebuild_partials)
+        app.agent(self.input_topic, name="ingest")(self._ingest)
+        app.agent(self.entity_topic, name="entities")(self._process_entities)
+        app.agent(self.aggregate_topic, name="aggregates")(self._process_aggregates)
+        app.timer(s.flush_interval_seconds, name="ship-partials")(self._ship)
+        app.task(self._declare_outputs)
+
+    async def _declare_outputs(self) -> None:
+        for topic in (self.deadletter, self.alerts, *self.compacted_inputs):
+            await topic.maybe_declare()
+
+    # -- ingest --------------------------------------------------------------------------------
+
+    async def _ingest(self, stream: faust.StreamT[bytes]) -> None:
+        """Validate each input message; reject to the dead-letter topic or route to its entities."""
+        s, metrics = self.settings, self.metrics
+        async for event in stream.events():
+            message = event.message
+            topic = message.topic
+            try:
+                record = decode_event(message.value, currency=s.currency)
+            except InvalidEvent as exc:
+                await self._reject(message, exc)
+                continue
+            now = now_us()
+            if record.at_us < now - s.retention_us:
+                metrics.late.labels(topic).inc()
+                continue
+            compact_event = compact(record)
+            for n, key in enumerate(entity_keys(compact_event)):
+                await self.entity_topic.send(
+                    key=key.encode(), value={"k": key, "e": compact_event, "t": topic, "x": n == 0},
+                )
+            metrics.events.labels(topic, event_type(record)).inc()
+            metrics.delay.observe(max(0.0, (now - record.at_us) / 1_000_000))
+
+    async def _reject(self, message: Any, exc: InvalidEvent) -> None:
+        raw: bytes = message.value if isinstance(message.value, bytes) else b""
+        try:
+            value: str = raw.decode("utf-8")
+            encoding = "text"
+        except UnicodeDecodeError:
+            import base64
+
+            value, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+        key = message.key
+        dead = {
+            "topic": message.topic, "partition": message.partition, "offset": message.offset,
+            "key": key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key,
+            "value": value, "value_encoding": encoding, "error": str(exc), "reason": exc.reason,
+        }
+        log.warning("rejected %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc)
+        await self.deadletter.send(key=key, value=dead)
+        self.metrics.rejected.labels(message.topic, exc.reason).inc()
+
+    # -- entities ------------------------------------------------------------------------------
+
+    async def _process_entities(self, stream: faust.StreamT[dict[str, Any]]) -> None:
+        """Apply each event to its entity; move the partition's partial aggregates by the change."""
+        table, clock, sla_us = self.entities, self.clock, self.sla_us
+        async for event in stream.events():
+            message, value = event.message, event.value
+            partition = message.partition
+            key = value["k"]
+            table_key = f"{partition}{SEP}{key}"
+            state = table.get(table_key)
+            new_state, added = apply_events(state, (value["e"],))
+            self.versions[partition] = message.offset
+            if not added:
+                if value["x"]:
+                    self.metrics.duplicates.labels(value["t"]).inc()
+                continue
+            new_state["o"] = message.offset
+            table[table_key] = new_state
+            old = contribution(key, state["e"], clock, sla_us) if state else {}
+            new = contribution(key, new_state["e"], clock, sla_us)
+            self._partial(partition).apply(difference(new, old))
+
+    def _partial(self, partition: int) -> PartialAggregates:
+        partial = self.partials.get(partition)
+        if partial is None:
+            partial = self.partials[partition] = PartialAggregates()
+        return partial
+
+    async def _rebuild_partials(self) -> None:
+        """After recovery, derive each assigned partition's partial aggregates from its entities."""
+        assigned = self._assigned(self.entity_topic.get_topic_name())
+        rebuilt: dict[int, PartialAggregates] = {p: PartialAggregates() for p in assigned}
+        versions: dict[int, int] = {}
+        clock, sla_us = self.clock, self.sla_us
+        for table_key, state in self.entities.items():
+            partition_text, _, key = table_key.partition(SEP)
+            partition = int(partition_text)
+            partial = rebuilt.get(partition)
+            if partial is None:
+                continue
+            partial.apply(contribution(key, state["e"], clock, sla_us))
+            versions[partition] = max(versions.get(partition, -1), state.get("o", -1))
+        self.partials = rebuilt
+        self.versions = versions
+        log.info("rebuilt partial aggregates of entity partitions %s", sorted(rebuilt))
+
+    def _assigned(self, topic: str) -> set[int]:
+        return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
+
+    async def _ship(self) -> None:
+        """Send each changed partial bucket to its team/rep's aggregate partition, versioned by offset."""
+        assigned = self._assigned(self.entity_topic.get_topic_name())
+        for partition in list(self.partials):
+            if partition not in assigned:
+                del self.partials[partition]
+                continue
+            partial = self.partials[partition]
+            version = self.versions.get(partition)
+            if version is None:
+                continue
+            for team, rep, bucket in partial.take_dirty():
+                await self.aggregate_topic.send(
+                    key=f"{team}{SEP}{rep}".encode(),
+                    value={"p": partition, "v": version, "t": team, "r": rep, "b": bucket,
+                           "f": partial.snapshot((team, rep, bucket))},
+                )
+
+    # -- aggregates ----------------------------------------------------------------------------
+
+    async def _process_aggregates(self, stream: faust.StreamT[dict[str, Any]]) -> None:
+        """Keep the newest snapshot of each bucket from each entity partition (idempotent by version)."""
+        table = self.aggregates
+        async for event in stream.events():
+            value = event.value
+            table_key = SEP.join((value["t"], value["r"], value["b"]))
+            record = table.get(table_key) or {}
+            source = str(value["p"])
+            current = record.get(source)
+            if current is not None and current[0] > value["v"]:
+                continue
+            record = {**record, source: [value["v"], value["f"]]}
+            table[table_key] = record
+            self.view.put(event.message.partition, value["t"], value["r"], value["b"], record)
+
+    async def _on_aggregate_restored(self, event: faust.EventT) -> None:
+        team, rep, bucket = str(event.key).split(SEP)
+        self.view.put(event.message.partition, team, rep, bucket, event.value or {})
+
+    def assigned_aggregate_partitions(self) -> set[int]:
+        return self._assigned(self.aggregate_topic.get_topic_name())
+
+
+def tp_set(topic: str, partitions: set[int]) -> set[TP]:
+    return {TP(topic, p) for p in partitions}
+
+
+__all__ = ["Pipeline", "AggregateKey"]

@@ -1,0 +1,39 @@
+"""The aggregates this worker owns, merged across entity partitions, ready to read at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agents.entity_state import OLDEST_AWAITING
+
+
+class AggregateView:
+    """team/rep → bucket → fields, summed over the entity partitions' latest snapshots."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        self.partition_of: dict[tuple[str, str], int] = {}
+
+    def put(self, partition: int, team: str, rep: str, bucket: str, record: Mapping[str, Any]) -> None:
+        key = (team, rep)
+        self.partition_of[key] = partition
+        merged = merge(record)
+        buckets = self.buckets.setdefault(key, {})
+        if merged:
+            buckets[bucket] = merged
+        else:
+            buckets.pop(bucket, None)
+
+
+def merge(record: Mapping[str, Any]) -> dict[str, int]:
+    """Sum one bucket's fields over its sources; the oldest awaiting creation is a minimum."""
+    merged: dict[str, int] = {}
+    for _version, fields in record.values():
+        for name, value in fields.items():
+            if name == OLDEST_AWAITING:
+                current = merged.get(name)
+                merged[name] = value if current is None else min(current, value)
+            else:
+                merged[name] = merged.get(name, 0) + value
+    return {name: value for name, value in merged.items() if value}

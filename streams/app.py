@@ -1,0 +1,38 @@
+"""Builds the one Faust app of a salesfloor worker from the settings."""
+
+from __future__ import annotations
+
+import faust
+
+import streams.codecs  # noqa: F401 - registers the orjson codec
+from streams.settings import Settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    """A Faust app whose tables live in memory and are restored from their changelog topics."""
+    credentials = None
+    if settings.kafka_security_protocol == "SASL_SSL":
+        credentials = faust.SASLCredentials(
+            username=settings.kafka_user, password=settings.password(),
+            mechanism=settings.kafka_sasl_mechanism, ssl_context=settings.ssl_context(),
+        )
+    elif settings.kafka_security_protocol == "SSL":
+        credentials = faust.SSLCredentials(settings.ssl_context())
+    return faust.App(
+        settings.faust_id,
+        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap.split(",")],
+        broker_credentials=credentials,
+        store="memory://",
+        datadir=str(settings.data_dir),
+        topic_partitions=settings.partitions,
+        topic_disable_leader=True,
+        key_serializer="orjson",
+        value_serializer="orjson",
+        consumer_auto_offset_reset="earliest",
+        producer_linger_ms=5,
+        producer_acks=-1,
+        web_bind=settings.web_host,
+        web_port=settings.web_port,
+        web_host=settings.web_host,
+        web_enabled=True,
+    )

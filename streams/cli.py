@@ -1,0 +1,153 @@
+"""The `salesfloor` command: worker, simulate, produce, recompute and demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from streams.errors import ConfigError, InvalidEvent
+from streams.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+KAFKA_SCRIPT = ROOT / "deploy" / "kafka" / "kafka.sh"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"salesfloor: error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.run(args, settings))
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="salesfloor",
+        description="Live sales-floor KPIs from Kafka events. Settings come from SALESFLOOR_* variables.",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    worker = commands.add_parser("worker", help="run a stream-processing worker (KPIs, /metrics, API)")
+    worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
+    worker.set_defaults(run=run_worker)
+
+    from streams import simulator
+
+    simulate = commands.add_parser("simulate", help="produce (or write) a simulated sales floor")
+    simulator.configure_simulate(simulate)
+    simulate.set_defaults(run=lambda a, s: asyncio.run(simulator.run_simulate(a, s)))
+
+    produce = commands.add_parser("produce", help="replay a JSONL file of events into the input topics")
+    simulator.configure_produce(produce)
+    produce.set_defaults(run=lambda a, s: asyncio.run(simulator.run_produce(a, s)))
+
+    recompute = commands.add_parser("recompute", help="compute every KPI from a JSONL event log (audit)")
+    recompute.add_argument("file", type=Path, help="one event JSON object per line")
+    recompute.add_argument("--now", type=_aware_datetime, help="evaluation time, RFC 3339 (default: now)")
+    recompute.add_argument("--date", type=date.fromisoformat, help="a past business day (YYYY-MM-DD)")
+    recompute.set_defaults(run=run_recompute)
+
+    demo = commands.add_parser("demo", help="local broker + worker + simulated floor, until Ctrl-C")
+    demo.add_argument("--rate", type=float, default=25.0, help="simulated events per second (default 25)")
+    demo.add_argument("--teams", type=int, default=3)
+    demo.add_argument("--reps", type=int, default=8, help="reps per team")
+    demo.add_argument("--backfill", action="store_true",
+                      help="first produce today's events so far as fast as possible")
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def _aware_datetime(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        raise argparse.ArgumentTypeError("needs an offset or Z")
+    return value
+
+
+def run_worker(args: argparse.Namespace, settings: Settings) -> int:
+    """Run one Faust worker until it is stopped (SIGTERM/SIGINT)."""
+    import faust
+
+    from agents.pipeline import Pipeline
+    from streams.app import create_app
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    pipeline = Pipeline(settings, create_app(settings))
+    worker = faust.Worker(pipeline.app, loglevel=args.loglevel.upper(), quiet=True)
+    worker.execute_from_commandline()
+    return 0
+
+
+def run_recompute(args: argparse.Namespace, settings: Settings) -> int:
+    """Decode the file as the worker would and print the reference computation of every KPI."""
+    import orjson
+
+    from streams import reference
+    from streams.records import decode_event
+
+    events: list[dict[str, Any]] = []
+    rejected = 0
+    with args.file.open("rb") as lines:
+        for number, line in enumerate(lines, 1):
+            line = line.rstrip(b"\r\n")
+            if not line:
+                continue
+            try:
+                decode_event(line, currency=settings.currency)
+            except InvalidEvent as exc:
+                rejected += 1
+                print(f"{args.file}:{number}: rejected ({exc.reason}): {exc}", file=sys.stderr)
+                continue
+            events.append(orjson.loads(line))
+    now = args.now or datetime.now(timezone.utc)
+    result = reference.compute(
+        events, now=now, tz=settings.timezone, sla_s=settings.lead_sla_seconds,
+        retention_s=settings.retention_days * 86400, day=args.date,
+    )
+    sys.stdout.write(reference.format_report(result))
+    print(f"{len(events)} events, {rejected} rejected", file=sys.stderr)
+    return 0
+
+
+def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """Start the local broker and a worker, then keep a simulated floor flowing until interrupted."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s demo: %(message)s")
+    subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], check=True)
+    worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=os.environ.copy())
+    simulate = [sys.executable, "-m", "streams.cli", "simulate", "--teams", str(args.teams),
+                "--reps", str(args.reps)]
+    try:
+        if args.backfill:
+            subprocess.run(simulate, check=True)
+        logging.info("worker on http://%s:%d/metrics and /api/kpis; Ctrl-C stops",
+                     settings.web_host, settings.web_port)
+        subprocess.run([*simulate, "--realtime", "--rate", str(args.rate)], check=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+        time.sleep(0.1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""The one exception hierarchy of salesfloor: each error says what a user must fix."""
+
+from __future__ import annotations
+
+
+class SalesfloorError(Exception):
+    """Root of every error salesfloor raises on purpose."""
+
+
+class ConfigError(SalesfloorError):
+    """A setting is invalid; the message names the environment variable."""
+
+
+class InvalidEvent(SalesfloorError):
+    """An input message breaks the event contract (SPEC §2).
+
+    `reason` is a short, bounded label value for `salesfloor_events_rejected_total`;
+    the message text says exactly what is wrong.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -1,0 +1,130 @@
+"""Settings per SPEC §7: one frozen, typed object read from the environment and checked at start-up."""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from streams.errors import ConfigError
+
+ENV_PREFIX = "SALESFLOOR_"
+
+
+class Settings(BaseSettings):
+    """Everything a worker, the simulator and the tools need to know about their surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "localhost:9092"
+    topic_prefix: str = Field(default="sales.", pattern=r"^[A-Za-z0-9._-]{0,200}$")
+    timezone: str = "UTC"
+    currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
+    lead_sla_seconds: float = Field(default=300.0, gt=0)
+    alert_thresholds: str = "300,3600"
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(default=6066, ge=0, le=65535)
+    max_reps: int = Field(default=1000, ge=1)
+    partitions: int = Field(default=4, ge=1, le=1024)
+    retention_days: float = Field(default=40.0, gt=0)
+    flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    app_id: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,200}$")
+    data_dir: Path = Path("var/worker")
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_user: str = ""
+    kafka_password: SecretStr = SecretStr("")
+    kafka_password_file: Path | None = None
+    kafka_ca_file: Path | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _thresholds(cls, value: str) -> str:
+        parse_thresholds(value)
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap(cls, value: str) -> str:
+        for server in value.split(","):
+            host, sep, port = server.strip().rpartition(":")
+            if not sep or not host or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return value
+
+    @property
+    def faust_id(self) -> str:
+        """The Faust app id (consumer group and internal topic prefix); derived from the topic prefix."""
+        return self.app_id or f"{self.topic_prefix}salesfloor"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def thresholds(self) -> tuple[int, ...]:
+        return parse_thresholds(self.alert_thresholds)
+
+    @property
+    def retention_us(self) -> int:
+        return int(self.retention_days * 86400 * 1_000_000)
+
+    def password(self) -> str:
+        """The Kafka password, from the file when one is configured; never logged."""
+        if self.kafka_password_file is not None:
+            return self.kafka_password_file.read_text(encoding="utf-8").strip()
+        return self.kafka_password.get_secret_value()
+
+    def aiokafka_kwargs(self) -> dict[str, Any]:
+        """Connection keyword arguments for aiokafka producers, consumers and admin clients."""
+        kwargs: dict[str, Any] = {
+            "bootstrap_servers": self.kafka_bootstrap,
+            "security_protocol": self.kafka_security_protocol,
+        }
+        if self.kafka_security_protocol in ("SSL", "SASL_SSL"):
+            kwargs["ssl_context"] = self.ssl_context()
+        if self.kafka_security_protocol.startswith("SASL"):
+            kwargs["sasl_mechanism"] = self.kafka_sasl_mechanism
+            kwargs["sasl_plain_username"] = self.kafka_user
+            kwargs["sasl_plain_password"] = self.password()
+        return kwargs
+
+    def ssl_context(self) -> ssl.SSLContext:
+        cafile = str(self.kafka_ca_file) if self.kafka_ca_file else None
+        return ssl.create_default_context(cafile=cafile)
+
+
+def parse_thresholds(value: str) -> tuple[int, ...]:
+    try:
+        thresholds = tuple(sorted({int(part) for part in value.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError(f"expected comma-separated whole seconds, got {value!r}") from None
+    if not thresholds or thresholds[0] <= 0:
+        raise ValueError(f"expected at least one positive threshold, got {value!r}")
+    return thresholds
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings from the environment; a bad value raises ConfigError naming its variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        given = error.get("input")
+        raise ConfigError(
+            f"invalid {ENV_PREFIX}{field.upper()}={given!r}: {error['msg']}"
+        ) from None
