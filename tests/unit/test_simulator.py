@@ -1,0 +1,494 @@
+"""Unit tests of the simulated sales floor, its delivery distortions and its Kafka plumbing (no broker)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import random
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from streams.distort import MALFORMED_KINDS, Distorter, epoch_ms, malformed_value
+from streams.errors import InvalidEvent
+from streams.records import decode_event
+from streams.settings import load_settings
+from streams.simulator import (
+    SOURCES,
+    FloorConfig,
+    configure_produce,
+    configure_simulate,
+    distort,
+    distort_labeled,
+    generate,
+    generate_realtime,
+    key_for_value,
+    produce,
+    read_jsonl,
+    realtime_config,
+    run_simulate,
+    topic_for_value,
+    write_jsonl,
+)
+from streams.topics import INPUT_TOPICS, TOPIC_OF_TYPE, spec_key
+
+START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
+DAY = FloorConfig(seed=1, start=START, end=START + timedelta(days=1))
+WEEK = FloorConfig(seed=2, start=START, end=START + timedelta(days=7))
+STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
+
+
+@pytest.fixture(scope="module")
+def day() -> list[dict[str, Any]]:
+    return list(generate(DAY))
+
+
+@pytest.fixture(scope="module")
+def week() -> list[dict[str, Any]]:
+    return list(generate(WEEK))
+
+
+def ms(event: dict[str, Any]) -> int:
+    return epoch_ms(event["occurred_at"])
+
+
+def is_contact(event: dict[str, Any]) -> bool:
+    if event["type"] == "email.sent":
+        return "lead_id" in event
+    return (event["type"] == "call.completed" and "lead_id" in event
+            and (event["direction"] == "outbound" or event["outcome"] == "connected"))
+
+
+# --- generate ------------------------------------------------------------------------------------------
+
+
+def test_same_seed_same_events_other_seed_other_events(day: list[dict[str, Any]]) -> None:
+    assert list(generate(DAY)) == day
+    other = list(generate(FloorConfig(seed=99, start=DAY.start, end=DAY.end)))
+    assert other[:50] != day[:50]
+
+
+def test_a_shorter_period_is_a_prefix_of_a_longer_one(day: list[dict[str, Any]]) -> None:
+    half = list(generate(FloorConfig(seed=1, start=START, end=START + timedelta(hours=12))))
+    assert 0 < len(half) < len(day)
+    assert day[: len(half)] == half
+
+
+def test_events_are_time_ordered_and_inside_the_period(day: list[dict[str, Any]]) -> None:
+    times = [ms(e) for e in day]
+    assert times == sorted(times)
+    start, end = epoch_ms(DAY.start.isoformat()), epoch_ms(DAY.end.isoformat())
+    backlog = [e for e in day if ms(e) < start]
+    assert backlog and all(e["type"] == "deal.created" for e in backlog)
+    assert all(ms(e) >= start - 30 * 86_400_000 for e in backlog)
+    assert all(ms(e) <= end for e in day)
+    assert all(STAMP.match(e["occurred_at"]) for e in day)
+
+
+def test_every_event_is_valid_and_unique(week: list[dict[str, Any]]) -> None:
+    for event in week:
+        decoded = decode_event(orjson.dumps(event), currency="EUR")
+        assert decoded.event_id == event["event_id"]
+    assert len({e["event_id"] for e in week}) == len(week)
+
+
+def test_ids_look_like_a_sales_floor(day: list[dict[str, Any]]) -> None:
+    assert {e["team_id"] for e in day} == {"team-north", "team-south", "team-east"}
+    reps = {e["rep_id"] for e in day if e.get("rep_id")}
+    assert "rep-north-03" in reps and len(reps) == 24
+
+
+def test_the_floor_has_a_realistic_shape(week: list[dict[str, Any]]) -> None:
+    by_type = collections.Counter(e["type"] for e in week)
+    created = {e["lead_id"]: e for e in week if e["type"] == "lead.created"}
+    first: dict[str, int] = {}
+    contacts: collections.Counter[str] = collections.Counter()
+    for event in week:
+        if is_contact(event) and event["lead_id"] in created:
+            contacts[event["lead_id"]] += 1
+            first.setdefault(event["lead_id"], ms(event))
+    leads = len(created)
+    assert leads > 800
+    disqualified = {e["lead_id"] for e in week if e["type"] == "lead.disqualified"}
+    converted = {e["lead_id"] for e in week if e["type"] == "deal.created" and e.get("lead_id") in created}
+    never = set(created) - set(first) - disqualified
+    assert 0.05 < len(never) / leads < 0.35  # ~10 %, plus leads still waiting at the end
+    assert 0.02 < len(disqualified) / leads < 0.09
+    assert disqualified - set(first), "some leads are disqualified before any contact"
+    assert 0.12 < len(converted) / len(first) < 0.3
+    assert 0.5 < sum(1 for lead in first if contacts[lead] >= 2) / len(first) < 0.9
+    assert max(contacts.values()) <= 7  # 1-6 contacts plus an inbound call-back
+
+    delays = sorted((first[lead] - ms(created[lead])) / 1000 for lead in first)
+    median, p90 = delays[len(delays) // 2], delays[int(len(delays) * 0.9)]
+    assert 60 < median < 1200, median
+    assert p90 > 2400 and delays[-1] > 6 * 3600, (p90, delays[-1])  # long tail: some wait many hours
+
+    won, lost = by_type["deal.won"], by_type["deal.lost"]
+    assert won > 10 and lost > 10 and 0.2 < won / (won + lost) < 0.5
+    assert any("amount" in e for e in week if e["type"] == "deal.lost")
+    assert any("reason" in e for e in week if e["type"] == "deal.lost")
+    amounts = sorted(e["amount"] for e in week if e["type"] == "deal.created")
+    assert 3000 < amounts[len(amounts) // 2] < 8000
+    assert all(round(a, 2) == a for a in amounts)
+    assert {e.get("currency", "EUR") for e in week if e["type"].startswith("deal.")} == {"EUR"}
+
+    unassigned = [e for e in created.values() if e["rep_id"] is None]
+    assert 0.05 < len(unassigned) / leads < 0.16
+    assigned = collections.Counter(e["lead_id"] for e in week if e["type"] == "lead.assigned")
+    weekdays = [e for e in unassigned if ms(e) < epoch_ms((START + timedelta(days=4)).isoformat())]
+    assert weekdays and all(assigned[e["lead_id"]] >= 1 for e in weekdays)  # weekend ones wait for Monday
+    assert any(assigned[lead] >= 1 and created[lead]["rep_id"] for lead in assigned), "reassignments"
+    sources = collections.Counter(e["source"] for e in created.values())
+    assert set(sources) == set(SOURCES)
+    assert sources.most_common(1)[0][0] == "inbound_web"
+
+    calls = [e for e in week if e["type"] == "call.completed"]
+    assert all(c["duration_s"] > 0 for c in calls if c["outcome"] == "connected")
+    assert all(c["duration_s"] <= 120 for c in calls if c["outcome"] != "connected")
+    assert {c["outcome"] for c in calls} == {"connected", "no_answer", "voicemail", "busy", "failed"}
+    assert any(c["direction"] == "inbound" and c["outcome"] == "connected" and "lead_id" in c for c in calls)
+    assert any(c["direction"] == "inbound" and c["outcome"] != "connected" for c in calls)
+    assert any("lead_id" not in c for c in calls), "prospecting calls"
+    assert any("lead_id" not in e for e in week if e["type"] == "email.sent"), "prospecting emails"
+    opens = collections.Counter(e["email_id"] for e in week if e["type"] == "email.opened")
+    assert max(opens.values()) >= 3
+    assert by_type["email.clicked"] > 0 and by_type["email.replied"] > 0
+
+
+def test_targets_for_every_team_and_rep_of_every_month() -> None:
+    cfg = FloorConfig(seed=3, start=datetime(2026, 10, 20, tzinfo=UTC), end=datetime(2026, 12, 3, tzinfo=UTC),
+                      teams=2, reps_per_team=3, lead_rate=1.0)
+    targets = [e for e in generate(cfg) if e["type"] == "target.set"]
+    assert {e["period"] for e in targets} == {"2026-10", "2026-11", "2026-12"}
+    for period in ("2026-10", "2026-11", "2026-12"):
+        month = [e for e in targets if e["period"] == period]
+        assert len(month) == 2 * 4
+        teams = [e for e in month if "rep_id" not in e]
+        assert {e["team_id"] for e in teams} == {"team-north", "team-south"}
+        for team in teams:
+            reps = [e["value"] for e in month if e.get("rep_id") and e["team_id"] == team["team_id"]]
+            assert team["value"] == sum(reps) and all(v >= 1000 and v % 1000 == 0 for v in reps)
+        assert all(e["metric"] == "won_amount" for e in month)
+    first = [e for e in targets if e["period"] == "2026-10"]
+    assert {e["occurred_at"] for e in first} == {"2026-10-20T00:00:00.000Z"}
+    assert {e["occurred_at"] for e in targets if e["period"] == "2026-11"} == {"2026-11-01T00:00:00.000Z"}
+
+
+def test_business_time_zone_shapes_the_day() -> None:
+    cfg = FloorConfig(seed=4, start=START, end=START + timedelta(days=5), tz="America/New_York")
+    leads = [e for e in generate(cfg) if e["type"] == "lead.created"]
+    hours = collections.Counter(datetime.fromisoformat(e["occurred_at"]).astimezone(cfg_zone(cfg)).hour
+                                for e in leads)
+    assert sum(hours[h] for h in range(8, 18)) > 3 * sum(hours[h] for h in (*range(0, 8), *range(18, 24)))
+
+
+def cfg_zone(cfg: FloorConfig) -> Any:
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(cfg.tz)
+
+
+def test_max_events_and_end_stop_the_stream() -> None:
+    assert len(list(generate(FloorConfig(seed=5, start=START, end=START + timedelta(days=30),
+                                         max_events=1234)))) == 1234
+    short = list(generate(FloorConfig(seed=5, start=START, end=START + timedelta(minutes=1))))
+    assert all(ms(e) <= epoch_ms(START.isoformat()) + 60_000 for e in short)
+
+
+def test_config_is_checked() -> None:
+    with pytest.raises(ValueError):
+        FloorConfig(start=START, end=START - timedelta(seconds=1))
+    with pytest.raises(ValueError):
+        FloorConfig(start=START.replace(tzinfo=None), end=START)
+    with pytest.raises(ValueError):
+        FloorConfig(start=START, end=START, conversion=1.5)
+
+
+def test_200k_events_generate_quickly() -> None:
+    cfg = FloorConfig(seed=6, start=START, end=START + timedelta(days=400), max_events=200_000)
+    began = time.perf_counter()
+    count = sum(1 for _ in generate(cfg))
+    took = time.perf_counter() - began
+    print(f"\ngenerated {count} events in {took:.2f}s: {count / took:,.0f} events/s")
+    assert count == 200_000
+
+
+# --- distort -------------------------------------------------------------------------------------------
+
+
+def labeled(events: list[dict[str, Any]], *, duplicate: float = 0.0, late: float = 0.0,
+            ) -> list[tuple[bytes, str]]:
+    return list(distort_labeled(events, seed=11, duplicate=duplicate, late=late))
+
+
+def test_no_distortion_is_plain_serialization(day: list[dict[str, Any]]) -> None:
+    assert list(distort(day, seed=1)) == [orjson.dumps(e) for e in day]
+
+
+def test_duplicates_are_identical_bytes_arriving_a_little_later(day: list[dict[str, Any]]) -> None:
+    out = labeled(day, duplicate=0.1)
+    dups = [i for i, (_, label) in enumerate(out) if label == "duplicate"]
+    assert 0.07 * len(day) < len(dups) < 0.13 * len(day)
+    assert len(out) == len(day) + len(dups)
+    values = [v for v, _ in out]
+    for i in dups:
+        first = values.index(values[i])
+        assert first < i <= first + 60
+    assert collections.Counter(values) == collections.Counter(
+        [orjson.dumps(e) for e in day] + [values[i] for i in dups])
+
+
+def test_shuffle_reorders_but_keeps_every_message(day: list[dict[str, Any]]) -> None:
+    original = [orjson.dumps(e) for e in day]
+    shuffled = list(distort(day, seed=3, shuffle=0.2))
+    assert shuffled != original
+    assert sorted(shuffled) == sorted(original)
+    moved = [shuffled.index(v) - i for i, v in enumerate(original)]
+    assert max(moved) <= 500
+    assert sum(1 for e, v in zip(day, shuffled, strict=True) if orjson.dumps(e) != v) > 0.1 * len(day)
+
+
+def test_late_copies_are_new_events_60_to_90_days_old(day: list[dict[str, Any]]) -> None:
+    out = labeled(day, late=0.05)
+    late = [orjson.loads(v) for v, label in out if label == "late"]
+    assert 0.02 * len(day) < len(late) < 0.08 * len(day)
+    ids = {e["event_id"] for e in day}
+    newest = max(ms(e) for e in day)
+    for event in late:
+        assert event["event_id"] not in ids
+        assert ms(event) <= newest - 60 * 86_400_000
+        decode_event(orjson.dumps(event))
+    assert len(out) == len(day)
+
+
+def test_malformed_messages_are_all_rejected_and_the_rest_decode(week: list[dict[str, Any]]) -> None:
+    out = list(distort_labeled(week, seed=8, shuffle=0.05, duplicate=0.05, malformed=0.1, late=0.02))
+    kinds: collections.Counter[str] = collections.Counter()
+    reasons: collections.Counter[str] = collections.Counter()
+    for value, label in out:
+        assert b"\n" not in value
+        if label.startswith("malformed/"):
+            kinds[label] += 1
+            with pytest.raises(InvalidEvent) as caught:
+                decode_event(value, currency="EUR")
+            assert caught.value.reason
+            reasons[caught.value.reason] += 1
+        else:
+            decode_event(value, currency="EUR")
+    assert len(kinds) == len(MALFORMED_KINDS)
+    assert 0.08 * len(week) < sum(kinds.values()) < 0.12 * len(week)
+    assert len(reasons) >= 8, reasons
+
+
+@pytest.mark.parametrize("kind", sorted(MALFORMED_KINDS))
+def test_each_malformed_kind_is_rejected_for_every_event_type(kind: str, week: list[dict[str, Any]]) -> None:
+    rng = random.Random(kind)  # noqa: S311
+    samples = {e["type"]: e for e in week}
+    samples["lead.unassigned"] = next(e for e in week if e["type"] == "lead.created" and not e["rep_id"])
+    samples["target.team"] = next(e for e in week if e["type"] == "target.set" and "rep_id" not in e)
+    assert len(samples) == len(TOPIC_OF_TYPE) + 2
+    for event in samples.values():
+        for _ in range(40):
+            value, _ = malformed_value(rng, event, kind, currency="EUR")
+            with pytest.raises(InvalidEvent):
+                decode_event(value, currency="EUR")
+
+
+def test_malformed_respects_the_configured_currency(day: list[dict[str, Any]]) -> None:
+    rng = random.Random(1)  # noqa: S311
+    for _ in range(50):
+        value, _ = malformed_value(rng, day[0], "wrong_currency", currency="USD")
+        with pytest.raises(InvalidEvent):
+            decode_event(value, currency="USD")
+
+
+def test_distort_is_deterministic_and_checks_shares(day: list[dict[str, Any]]) -> None:
+    runs = [list(distort(day, seed=4, shuffle=0.1, duplicate=0.1, malformed=0.1, late=0.1)) for _ in range(2)]
+    assert runs[0] == runs[1]
+    with pytest.raises(ValueError):
+        Distorter(seed=1, shuffle=1.5)
+
+
+# --- raw values ------------------------------------------------------------------------------------------
+
+
+def test_jsonl_round_trip_keeps_every_byte(tmp_path: Path, day: list[dict[str, Any]]) -> None:
+    values = list(distort(day[:2000], seed=2, malformed=0.3, duplicate=0.1))
+    values += [b"", b"\xff\xfe\r", b"\x00"]
+    path = tmp_path / "floor.jsonl"
+    assert write_jsonl(values, path) == len(values)
+    assert list(read_jsonl(path)) == values
+    with pytest.raises(ValueError):
+        write_jsonl([b"a\nb"], tmp_path / "bad.jsonl")
+
+
+def test_topic_for_value_follows_the_type(week: list[dict[str, Any]]) -> None:
+    for kind, topic in TOPIC_OF_TYPE.items():
+        event = next(e for e in week if e["type"] == kind)
+        assert topic_for_value(orjson.dumps(event)) == topic
+    for junk in (b"\xff\x00", b"[1]", b'{"type": "nope"}', b"", b'{"type": 3}'):
+        assert topic_for_value(junk) in INPUT_TOPICS
+        assert topic_for_value(junk) == topic_for_value(junk)
+
+
+def test_key_modes(week: list[dict[str, Any]]) -> None:
+    for event in week[:500]:
+        value = orjson.dumps(event)
+        expected = spec_key(event)
+        assert key_for_value(value, "spec") == (expected.encode() if expected else None)
+        assert key_for_value(value, "none") is None
+    lead = next(e for e in week if e["type"] == "lead.created")
+    assert key_for_value(orjson.dumps(lead), "spec") == lead["lead_id"].encode()
+    randoms = {key_for_value(b"{}", "random") for _ in range(100)}
+    assert len(randoms) == 100
+    assert key_for_value(b"\xff", "spec") is None
+    with pytest.raises(ValueError):
+        key_for_value(b"{}", "bogus")
+
+
+# --- real time -----------------------------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+        self.slept = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+async def test_realtime_follows_the_clock_at_the_asked_rate() -> None:
+    clock = FakeClock(datetime(2026, 11, 24, 3, 0, tzinfo=UTC).timestamp())  # night: the demo has no rhythm
+    began = clock.now
+    cfg = realtime_config(FloorConfig(seed=1, start=START, end=START), rate=20.0)
+    events = []
+    stream = generate_realtime(cfg, clock=clock, sleep=clock.sleep)
+    async for event in stream:
+        assert epoch_ms(event["occurred_at"]) / 1000 <= clock.now + 0.001
+        events.append(event)
+        if len(events) == 6000:
+            break
+    await stream.aclose()
+    fresh = [e for e in events if epoch_ms(e["occurred_at"]) / 1000 >= began]
+    backlog = [e for e in events if epoch_ms(e["occurred_at"]) / 1000 < began]
+    assert all(e["type"] == "deal.created" for e in backlog)
+    assert fresh and clock.slept > 0
+    rate = len(fresh) / (clock.now - began)
+    assert 10 < rate < 40, rate
+    for event in events:
+        decode_event(orjson.dumps(event))
+    assert {"deal.won", "deal.lost"} & {e["type"] for e in fresh}
+
+
+# --- produce ---------------------------------------------------------------------------------------------
+
+
+class FakeProducer:
+    def __init__(self, *, fail_every: int = 0) -> None:
+        self.sent: list[tuple[str, bytes, bytes | None]] = []
+        self.started = self.stopped = False
+        self.fail_every = fail_every
+        self.futures: list[asyncio.Future[Any]] = []
+
+    async def start(self) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.stopped = True
+
+    async def send(self, topic: str, value: bytes, *, key: bytes | None = None) -> asyncio.Future[Any]:
+        self.sent.append((topic, value, key))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        failing = self.fail_every and len(self.sent) % self.fail_every == 0
+
+        def settle() -> None:
+            if failing:
+                future.set_exception(RuntimeError("broker said no"))
+            else:
+                future.set_result(None)
+
+        asyncio.get_running_loop().call_later(0.05, settle)  # acks come later than send() returns
+        self.futures.append(future)
+        return future
+
+
+async def test_produce_sends_everything_to_its_topic_and_awaits_acks(day: list[dict[str, Any]]) -> None:
+    values = list(distort(day, seed=1, malformed=0.05))
+    fake = FakeProducer()
+    settings = load_settings(topic_prefix="test.")
+    reports: list[object] = []
+    stats = await produce(iter(values), settings=settings, keys="spec", progress=reports.append,
+                          producer_factory=lambda _: fake)
+    assert fake.started and fake.stopped
+    assert all(f.done() for f in fake.futures)
+    assert stats.queued == stats.acked == len(values) and stats.failed == 0
+    assert [v for _, v, _ in fake.sent] == values
+    assert all(t == "test." + topic_for_value(v) for t, v, _ in fake.sent)
+    assert all(k == key_for_value(v, "spec") for _, v, k in fake.sent)
+    assert sum(stats.by_topic.values()) == len(values) and reports
+
+
+async def test_produce_counts_failures_and_paces_to_the_rate() -> None:
+    fake = FakeProducer(fail_every=10)
+    values = [orjson.dumps({"type": "lead.created", "n": i}) for i in range(60)]
+    began = time.monotonic()
+    stats = await produce(values, settings=load_settings(), keys="none", rate=300.0,
+                          progress=lambda s: None, producer_factory=lambda _: fake)
+    took = time.monotonic() - began
+    assert stats.failed == 6 and stats.acked == 54 and stats.first_error
+    assert took >= 59 / 300 - 0.02
+    assert all(k is None for _, _, k in fake.sent)
+
+
+# --- CLI -------------------------------------------------------------------------------------------------
+
+
+def simulate_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    configure_simulate(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
+    for bad in (["--shuffle", "1.5"], ["--late", "-0.1"], ["--teams", "0"], ["--rate", "0"],
+                ["--keys", "odd"], ["--start", "monday"], ["--malformed", "x"]):
+        with pytest.raises(SystemExit):
+            simulate_args(*bad)
+    parser = argparse.ArgumentParser()
+    configure_produce(parser)
+    args = parser.parse_args(["f.jsonl", "--rate", "100", "--keys", "random"])
+    assert args.rate == 100 and args.keys == "random"
+    simulate = argparse.ArgumentParser()
+    configure_simulate(simulate)
+    assert all(action.help for action in parser._actions + simulate._actions)
+
+
+async def test_cli_simulate_to_a_file(tmp_path: Path) -> None:
+    out = tmp_path / "sim.jsonl"
+    args = simulate_args("--start", "2026-11-23", "--end", "2026-11-23T12:00", "--teams", "2", "--reps", "4",
+                         "--seed", "9", "--malformed", "0.05", "--duplicates", "0.05", "--shuffle", "0.1",
+                         "--late", "0.01", "--out", str(out))
+    assert await run_simulate(args, load_settings()) == 0
+    values = list(read_jsonl(out))
+    assert len(values) > 300
+    valid = 0
+    for value in values:
+        try:
+            event = decode_event(value)
+        except InvalidEvent:
+            continue
+        valid += 1
+        assert event.team_id in {"team-north", "team-south"}
+    assert 0.85 * len(values) < valid < len(values)
