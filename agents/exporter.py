@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiokafka.partitioner import murmur2
+from faust.types import TP
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -68,6 +69,43 @@ def cap_reps(keys: list[tuple[str, str]], max_reps: int) -> tuple[list[tuple[str
         else:
             folded.setdefault(team, []).append(rep)
     return kept, folded
+
+
+def consumer_lag(app: Any) -> dict[TP, int]:
+    """Messages behind the end of each assigned input partition (changelogs are read by recovery)."""
+    consumer = app.consumer
+    lag: dict[TP, int] = {}
+    for tp in app.assignor.assigned_actives():
+        if tp.topic.endswith("-changelog"):
+            continue
+        try:
+            highwater = consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - the consumer has not fetched this partition yet
+            highwater = None
+        if highwater is None:
+            lag[tp] = -1
+            continue
+        position = consumer._read_offset.get(tp)  # noqa: SLF001 - Faust exposes no public read position
+        lag[tp] = max(0, highwater - (-1 if position is None else position) - 1)
+    return lag
+
+
+class LagCollector(Collector):
+    """`salesfloor_consumer_lag{topic,partition}` at scrape time, for the partitions this worker owns."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily("salesfloor_consumer_lag", "Messages behind the end of the partition.",
+                                   labels=["topic", "partition"])
+        for tp, lag in sorted(consumer_lag(self.app).items()):
+            if lag >= 0:
+                family.add_metric([tp.topic, str(tp.partition)], lag)
+        yield family
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        return iter(())
 
 
 class KpiCollector(Collector):

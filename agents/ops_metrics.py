@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+
+from streams.records import REASONS
+from streams.topics import INPUT_TOPICS, TOPIC_OF_TYPE, topic_name
 
 DELAY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 21600, 86400, float("inf"))
 
@@ -19,6 +23,20 @@ class OpsMetrics:
     late: Counter
     delay: Histogram
     breaches: Counter
+
+    def initialise(self, prefix: str, thresholds: Iterable[int]) -> None:
+        """Export every known series from the start, at 0, so rates and alerts see them."""
+        for short in INPUT_TOPICS:
+            topic = topic_name(prefix, short)
+            for kind, kind_topic in TOPIC_OF_TYPE.items():
+                if kind_topic == short:
+                    self.events.labels(topic, kind)
+            for reason in REASONS:
+                self.rejected.labels(topic, reason)
+            self.duplicates.labels(topic)
+            self.late.labels(topic)
+        for threshold in thresholds:
+            self.breaches.labels("_all", str(threshold))
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> OpsMetrics:

@@ -17,9 +17,11 @@ from prometheus_client import CollectorRegistry
 
 from agents.contributions import BucketClock, difference
 from agents.entity_state import SEP, AggregateKey, PartialAggregates, apply_events, compact, contribution, entity_keys
+from agents.exporter import KpiCollector, LagCollector
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
 from agents.view import AggregateView
+from agents.web import install_web
 from streams.errors import InvalidEvent
 from streams.records import decode_event, event_type
 from streams.settings import Settings
@@ -69,6 +71,10 @@ class Pipeline:
         app.agent(self.aggregate_topic, name="aggregates")(self._process_aggregates)
         app.timer(s.flush_interval_seconds, name="ship-partials")(self._ship)
         app.task(self._declare_outputs)
+        self.registry.register(KpiCollector(self))
+        self.registry.register(LagCollector(app))
+        self.metrics.initialise(s.topic_prefix, s.thresholds)
+        install_web(self)
 
     async def _declare_outputs(self) -> None:
         for topic in (self.deadletter, self.alerts, *self.compacted_inputs):

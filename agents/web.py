@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from aiohttp.web import Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.contributions import ALL
-from agents.exporter import owned_series
+from agents.exporter import consumer_lag, owned_series
 from agents.kpis import WINDOWS
 
 if TYPE_CHECKING:
@@ -21,8 +22,7 @@ def install_web(pipeline: Pipeline) -> None:
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
         body = generate_latest(pipeline.registry)
-        return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0],
-                         headers={"Content-Type": CONTENT_TYPE_LATEST})
+        return Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/api/kpis")
     async def kpis(web: Any, request: Any) -> Any:
@@ -70,23 +70,11 @@ def kpi_document(pipeline: Pipeline, team: str, rep: str, window: str | None, da
 
 def health_document(pipeline: Pipeline) -> dict[str, Any]:
     """Ready when partitions are assigned and every assigned partition is read up to its end."""
-    app = pipeline.app
-    consumer = app.consumer
-    assigned = sorted(app.assignor.assigned_actives())
-    lag: dict[str, int] = {}
-    for tp in assigned:
-        try:
-            highwater = consumer.highwater(tp)
-        except Exception:  # noqa: BLE001 - not fetched yet
-            highwater = None
-        position = consumer._read_offset.get(tp)  # noqa: SLF001 - Faust keeps no public read position
-        if highwater is not None:
-            read = -1 if position is None else position
-            lag[f"{tp.topic}[{tp.partition}]"] = max(0, highwater - read - 1)
-    caught_up = bool(assigned) and all(v == 0 for v in lag.values()) and len(lag) == len(assigned)
+    lag = consumer_lag(pipeline.app)
+    caught_up = bool(lag) and all(v == 0 for v in lag.values())
     return {
-        "ready": bool(assigned) and caught_up,
-        "assigned": [f"{tp.topic}[{tp.partition}]" for tp in assigned],
+        "ready": caught_up,
+        "assigned": [f"{tp.topic}[{tp.partition}]" for tp in sorted(lag)],
         "caught_up": caught_up,
-        "lag": lag,
+        "lag": {f"{tp.topic}[{tp.partition}]": v for tp, v in sorted(lag.items())},
     }
