@@ -18,6 +18,7 @@ demo: setup
 	$(BIN)/salesfloor demo
 
 test: setup
+	bash deploy/setup-system.sh
 	bash deploy/kafka/kafka.sh fetch
 	$(BIN)/pytest
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
 from streams.records import REASONS
 from streams.topics import INPUT_TOPICS, TOPIC_OF_TYPE, topic_name
@@ -40,6 +40,7 @@ class OpsMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> OpsMetrics:
+        disable_created_metrics()  # `*_created` gauges would read as KPIs (salesfloor_leads_created is one)
         return cls(
             events=Counter("salesfloor_events", "Valid input events accepted, by topic and type.",
                            ["topic", "type"], registry=registry),

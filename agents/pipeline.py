@@ -25,7 +25,7 @@ from agents.web import install_web
 from streams.errors import InvalidEvent
 from streams.records import decode_event, event_type
 from streams.settings import Settings
-from streams.topics import COMPACTED, INPUT_TOPICS, topic_name
+from streams.topics import INPUT_TOPICS, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -50,10 +50,6 @@ class Pipeline:
             *(topic_name(s.topic_prefix, t) for t in INPUT_TOPICS),
             key_serializer="raw", value_serializer="raw", partitions=s.partitions,
         )
-        self.compacted_inputs = [
-            app.topic(topic_name(s.topic_prefix, t), partitions=s.partitions, compacting=True)
-            for t in COMPACTED
-        ]
         self.deadletter = app.topic(topic_name(s.topic_prefix, "deadletter"), key_serializer="raw",
                                     value_serializer="orjson", partitions=s.partitions)
         self.alerts = app.topic(topic_name(s.topic_prefix, "alerts"), key_serializer="raw",
@@ -70,15 +66,10 @@ class Pipeline:
         app.agent(self.entity_topic, name="entities")(self._process_entities)
         app.agent(self.aggregate_topic, name="aggregates")(self._process_aggregates)
         app.timer(s.flush_interval_seconds, name="ship-partials")(self._ship)
-        app.task(self._declare_outputs)
         self.registry.register(KpiCollector(self))
         self.registry.register(LagCollector(app))
         self.metrics.initialise(s.topic_prefix, s.thresholds)
         install_web(self)
-
-    async def _declare_outputs(self) -> None:
-        for topic in (self.deadletter, self.alerts, *self.compacted_inputs):
-            await topic.maybe_declare()
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -186,7 +177,7 @@ class Pipeline:
             if version is None:
                 continue
             for team, rep, bucket in partial.take_dirty():
-                await self.aggregate_topic.send(
+                self.aggregate_topic.send_soon(
                     key=f"{team}{SEP}{rep}".encode(),
                     value={"p": partition, "v": version, "t": team, "r": rep, "b": bucket,
                            "f": partial.snapshot((team, rep, bucket))},

@@ -86,7 +86,12 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     from agents.pipeline import Pipeline
     from streams.app import create_app
 
+    from streams.topics import ensure_topics
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    created = asyncio.run(ensure_topics(settings))
+    if created:
+        logging.getLogger("salesfloor").warning("created topics %s", ", ".join(created))
     pipeline = Pipeline(settings, create_app(settings))
     worker = faust.Worker(pipeline.app, loglevel=args.loglevel.upper(), quiet=True)
     worker.execute_from_commandline()

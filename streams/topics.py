@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Final
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:
+    from streams.settings import Settings
 
 INPUT_TOPICS: Final = ("leads", "calls", "emails", "deals", "targets")
 OUTPUT_TOPICS: Final = ("alerts", "deadletter")
@@ -40,3 +43,30 @@ def spec_key(event: dict[str, object]) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+async def ensure_topics(settings: Settings) -> list[str]:
+    """Create the topics of SPEC §1 that do not exist yet (targets compacted); returns those created."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+    from aiokafka.errors import TopicAlreadyExistsError
+
+    admin = AIOKafkaAdminClient(**settings.aiokafka_kwargs())
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = [
+            NewTopic(
+                topic_name(settings.topic_prefix, short), num_partitions=settings.partitions, replication_factor=1,
+                topic_configs={"cleanup.policy": "compact"} if short in COMPACTED else {},
+            )
+            for short in (*INPUT_TOPICS, *OUTPUT_TOPICS)
+            if topic_name(settings.topic_prefix, short) not in existing
+        ]
+        if wanted:
+            try:
+                await admin.create_topics(wanted)
+            except TopicAlreadyExistsError:
+                pass  # another worker created them first
+        return [topic.name for topic in wanted]
+    finally:
+        await admin.close()

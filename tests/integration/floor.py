@@ -1,0 +1,64 @@
+"""Simulated floors for integration tests: produce them into the real broker, and compute what the
+KPIs must be with the reference computation."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from streams import reference
+from streams.distort import distort_labeled, produce
+from streams.errors import InvalidEvent
+from streams.records import decode_event
+from streams.settings import load_settings
+from streams.simulator import FloorConfig, generate
+from tests.integration.workers import Worker
+from tests.kpi_compare import differences, parse_metrics
+
+
+def distorted(config: FloorConfig, **shares: float) -> list[tuple[bytes, str]]:
+    """Arrival-ordered raw values with their labels (valid, malformed, late, duplicate...)."""
+    return [(value, label) for value, label in distort_labeled(generate(config), seed=config.seed, **shares)]
+
+
+def valid_events(values: list[bytes]) -> list[dict[str, Any]]:
+    out = []
+    for value in values:
+        try:
+            decode_event(value)
+        except InvalidEvent:
+            continue
+        out.append(orjson.loads(value))
+    return out
+
+
+async def produce_values(values: list[bytes], bootstrap: str, prefix: str, keys: str = "random") -> None:
+    settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
+    stats = await produce(values, settings=settings, keys=keys, progress=lambda s: None)
+    assert stats.failed == 0 and stats.acked == len(values), stats.summary()
+
+
+def converge(workers: list[Worker], events: list[dict[str, Any]], *, tz: str = "UTC", timeout: float = 180,
+             **compute: Any) -> dict[Any, float]:
+    """Scrape until the union of the workers' KPI series equals the reference; returns that union."""
+    deadline = time.monotonic() + timeout
+    problems: list[str] = ["never scraped"]
+    while time.monotonic() < deadline:
+        now = datetime.now(timezone.utc)
+        union: dict[Any, float] = {}
+        for worker in workers:
+            assert worker.alive(), f"worker died:\n{worker.log_tail()}"
+            for k, v in parse_metrics(worker.metrics()).items():
+                assert k not in union, f"{k} exported by two workers"
+                union[k] = v
+        union = {k: v for k, v in union.items() if k[0] != "salesfloor_consumer_lag"}
+        want = reference.compute(events, now=now, tz=tz, **compute)
+        problems = differences(union, want)
+        if not problems:
+            return union
+        time.sleep(1.0)
+    tails = "\n".join(w.log_tail(20) for w in workers)
+    raise AssertionError(f"{len(problems)} differences, e.g.\n" + "\n".join(problems[:15]) + f"\n{tails}")

@@ -1,0 +1,141 @@
+"""The KPI engine on the real broker against the reference computation: a simulated business day
+with random keys, reordering, duplicates, late and malformed messages; one worker, a restart, and
+two workers in one group."""
+
+from __future__ import annotations
+
+import signal
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from streams import reference
+from streams.simulator import FloorConfig
+from tests.integration.floor import converge, distorted, produce_values, valid_events
+from tests.integration.workers import Worker, worker_env
+from tests.kpi_compare import differences, key, parse_metrics
+
+SHARES = {"shuffle": 0.05, "duplicate": 0.01, "late": 0.002, "malformed": 0.005}
+
+
+def day_config(seed: int, tz: str = "UTC") -> FloorConfig:
+    now = datetime.now(timezone.utc)
+    return FloorConfig(seed=seed, teams=4, reps_per_team=10, intensity=3.5, lead_rate=12, tz=tz,
+                       start=now - timedelta(hours=24), end=now - timedelta(seconds=1))
+
+
+def api_series(worker: Worker, team: str, rep: str, day: date | None = None) -> dict[tuple, float]:
+    """The API's answer for one team/rep as series keys like the exporter's."""
+    query = f"/api/kpis?team={team}&rep={rep}" + (f"&date={day.isoformat()}" if day else "")
+    status, document = worker.api(query)
+    assert status == 200, document
+    out: dict[tuple, float] = {}
+    for window, values in document["windows"].items():
+        for name, value in values.items():
+            labels = {"team": team, "rep": rep, "window": window}
+            if isinstance(value, dict):
+                for stat, v in value.items():
+                    out[key(f"salesfloor_{name}", {**labels, "stat": stat})] = v
+            else:
+                out[key(f"salesfloor_{name}", labels)] = value
+    for name, value in document["live"].items():
+        labels = {"team": team} if name == "lead_oldest_awaiting_seconds" else {"team": team, "rep": rep}
+        if name == "lead_oldest_awaiting_seconds" and rep != "_all":
+            continue
+        out[key(f"salesfloor_{name}", labels)] = value
+    return out
+
+
+async def test_simulated_day_one_worker_restart_and_two_workers(kafka_bootstrap: str, topic_prefix: str,
+                                                                tmp_path: Path) -> None:
+    labelled = distorted(day_config(seed=101), **SHARES)
+    values = [v for v, _ in labelled]
+    events = valid_events(values)
+    assert len(values) >= 20_000
+    assert sum(label.startswith("malformed") for _, label in labelled) > 50
+    assert sum(label == "late" for _, label in labelled) > 10
+
+    env = worker_env(kafka_bootstrap, topic_prefix)
+    first = Worker(env, tmp_path / "w1.log").start()
+    try:
+        first.wait_ready()
+        await produce_values(values, kafka_bootstrap, topic_prefix, keys="random")
+        exported = converge([first], events)
+        assert exported[key("salesfloor_leads_created", {"team": "_all", "rep": "_all", "window": "today"})] > 0
+
+        # the JSON API agrees with the reference for the floor, every team and a sample of reps
+        now = datetime.now(timezone.utc)
+        want = reference.compute(events, now=now)
+        teams = sorted({dict(k[1])["team"] for k in want if dict(k[1]).get("team") not in (None, "_all")})
+        reps = sorted({(dict(k[1])["team"], dict(k[1])["rep"]) for k in want
+                       if dict(k[1]).get("rep") not in (None, "_all")})
+        for team, rep in [("_all", "_all"), *((t, "_all") for t in teams), *reps[::7]]:
+            got = api_series(first, team, rep)
+            scope = {k: v for k, v in want.items()
+                     if dict(k[1]).get("team") == team and dict(k[1]).get("rep", "_all") == rep
+                     and not (dict(k[1]).get("rep") is None and rep != "_all")}
+            assert differences(got, scope) == [], (team, rep)
+
+        # a clean restart restores every KPI from the changelogs
+        first.stop(signal.SIGTERM)
+        first.start()
+        first.wait_ready()
+        converge([first], events, timeout=90)
+
+        # a second worker in the same group: each series from exactly one of them, all exact
+        second = Worker(env, tmp_path / "w2.log").start()
+        try:
+            second.wait_ready()
+            converge([first, second], events, timeout=120)
+            for worker in (first, second):
+                owned = parse_metrics(worker.metrics())
+                assert any(name == "salesfloor_leads_created" for name, _ in owned), "a worker owns no KPI series"
+        finally:
+            second.stop()
+    finally:
+        first.stop()
+
+
+def last_dst_change(zone: ZoneInfo, before: date) -> date:
+    """The most recent local day before `before` whose length is not 24 hours."""
+    day = before - timedelta(days=1)
+    while True:
+        start = datetime.combine(day, datetime.min.time(), zone)
+        end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone)
+        if (end.astimezone(timezone.utc) - start.astimezone(timezone.utc)) != timedelta(hours=24):
+            return day
+        day -= timedelta(days=1)
+
+
+async def test_dst_change_day_in_warsaw(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+    zone = ZoneInfo("Europe/Warsaw")
+    today = datetime.now(zone).date()
+    day = last_dst_change(zone, today)
+    start = datetime.combine(day, datetime.min.time(), zone)
+    end = datetime.combine(day + timedelta(days=1), datetime.min.time(), zone) - timedelta(seconds=1)
+    config = FloorConfig(seed=7, teams=2, reps_per_team=4, tz="Europe/Warsaw", start=start, end=end)
+    values = [v for v, _ in distorted(config, shuffle=0.05, duplicate=0.01)]
+    events = valid_events(values)
+    hours = (end.astimezone(timezone.utc) - start.astimezone(timezone.utc) + timedelta(seconds=1)) / timedelta(hours=1)
+    assert hours in (23, 25)
+
+    env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_TIMEZONE="Europe/Warsaw",
+                     SALESFLOOR_RETENTION_DAYS="400")
+    worker = Worker(env, tmp_path / "w.log").start()
+    try:
+        worker.wait_ready()
+        await produce_values(values, kafka_bootstrap, topic_prefix)
+        converge([worker], events, tz="Europe/Warsaw", retention_s=400 * 86400)
+        now = datetime.now(timezone.utc)
+        want = reference.compute(events, now=now, tz="Europe/Warsaw", retention_s=400 * 86400, day=day)
+        assert want[key("salesfloor_leads_created", {"team": "_all", "rep": "_all", "window": "today"})] > 0
+        for team in ("_all", *sorted({e["team_id"] for e in events})):
+            scope = {k: v for k, v in want.items() if dict(k[1]).get("team") == team
+                     and dict(k[1]).get("rep") == "_all"}
+            assert differences(api_series(worker, team, "_all", day), scope) == [], team
+    finally:
+        worker.stop()
+
+
