@@ -17,6 +17,8 @@ if TYPE_CHECKING:
 
 
 def install_web(pipeline: Pipeline) -> None:
+    from agents.wallboard import install_wallboard
+
     app = pipeline.app
 
     @app.page("/metrics")
@@ -45,6 +47,8 @@ def install_web(pipeline: Pipeline) -> None:
     async def health(web: Any, request: Any) -> Any:
         document = health_document(pipeline)
         return web.json(document, status=200 if document["ready"] else 503)
+
+    install_wallboard(pipeline)
 
 
 def kpi_document(pipeline: Pipeline, team: str, rep: str, window: str | None, day: date | None) -> dict[str, Any]:

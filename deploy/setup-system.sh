@@ -9,6 +9,7 @@ set -euo pipefail
 PACKAGES=(
     promtool:prometheus              # promtool check/test rules
     amtool:prometheus-alertmanager   # amtool check-config
+    chromium:chromium                # wallboard test: headless browser (its fontconfig pulls fonts-dejavu-core)
 )
 
 missing=()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import heapq
 import logging
 import random
@@ -18,7 +19,7 @@ from typing import Any, Final, Literal
 import orjson
 
 from streams.settings import Settings
-from streams.topics import INPUT_TOPICS, TOPIC_OF_TYPE, spec_key
+from streams.topics import COMPACTED, INPUT_TOPICS, TOPIC_OF_TYPE, spec_key
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,14 @@ def key_for_value(value: bytes, mode: str = "spec", rng: random.Random | None = 
     obj = _parsed(value)
     key = spec_key(obj) if obj is not None else None
     return key.encode() if key is not None else None
+
+
+def key_for_topic(value: bytes, topic: str, mode: str, rng: random.Random | None = None) -> bytes | None:
+    """Like `key_for_value`, but never None on a compacted topic: Kafka refuses unkeyed records there."""
+    key = key_for_value(value, mode, rng)
+    if key is None and topic in COMPACTED:
+        key = hashlib.sha256(value).hexdigest()[:32].encode()
+    return key
 
 
 def write_jsonl(values: Iterable[bytes], path: str | Path) -> int:
@@ -457,8 +466,9 @@ async def produce(values: Iterable[bytes] | AsyncIterable[bytes], *, settings: S
                 if due > now:
                     await asyncio.sleep(due - now)
                 due = max(due, now - 0.1) + interval  # a stall may catch up for at most 0.1 s
-            topic = settings.topic_prefix + topic_for_value(value)
-            future = await producer.send(topic, value, key=key_for_value(value, keys, key_rng))
+            short = topic_for_value(value)
+            topic = settings.topic_prefix + short
+            future = await producer.send(topic, value, key=key_for_topic(value, short, keys, key_rng))
             stats.queued += 1
             stats.by_topic[topic] = stats.by_topic.get(topic, 0) + 1
             pending.add(future)

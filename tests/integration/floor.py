@@ -38,7 +38,7 @@ def valid_events(values: list[bytes]) -> list[dict[str, Any]]:
 async def produce_values(values: list[bytes], bootstrap: str, prefix: str, keys: str = "random") -> None:
     settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
     stats = await produce(values, settings=settings, keys=keys, progress=lambda s: None)
-    assert stats.failed == 0 and stats.acked == len(values), stats.summary()
+    assert stats.failed == 0 and stats.acked == len(values), f"{stats.summary()}: {stats.first_error}"
 
 
 def converge(workers: list[Worker], events: list[dict[str, Any]], *, tz: str = "UTC", timeout: float = 180,

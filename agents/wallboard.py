@@ -1,0 +1,279 @@
+"""The sales-floor wallboard: a TV page at `/`, its JSON document and a Server-Sent Events stream.
+
+- `GET /` (+ `/wallboard.js`, `/wallboard.css`): the page, from `agents/static/` (no external assets).
+- `GET /api/board?team=` — everything the board shows for one team (default `_all`, the floor), as one
+  JSON document built from the same functions as `/api/kpis`, so the numbers are the API's.
+- `GET /api/board/stream?team=` — `text/event-stream`: that document whenever it changes, and at
+  least every second (the heartbeat), with a `celebrate` field when deals were won since the last push.
+  A stream ends when the client goes away or the web server shuts down.
+
+Like `/metrics`, a worker only knows the team/rep keys whose aggregate partition it owns: with several
+workers, point the TV at the worker owning the team (`owned` in the document says whether it does).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from aiohttp.web import Response, StreamResponse
+
+from agents.contributions import ALL
+from agents.exporter import consumer_lag, floor_partition
+from agents.kpis import now_us, series_for, sum_fields, targets, window_buckets, windowed
+
+if TYPE_CHECKING:
+    from agents.pipeline import Pipeline
+
+ASSETS = {
+    "/": ("wallboard.html", "text/html; charset=utf-8"),
+    "/wallboard.js": ("wallboard.js", "text/javascript; charset=utf-8"),
+    "/wallboard.css": ("wallboard.css", "text/css; charset=utf-8"),
+}
+LEADERBOARD_SIZE = 10
+TICK_S = 0.25  # how often a stream looks for a change
+HEARTBEAT_S = 1.0  # a stream pushes at least this often
+CACHE_S = 0.2  # streams of the same team share one computation per this interval
+LAG_GRACE_S = 5.0  # "lagging" = not caught up at any moment of this long a period
+
+
+def install_wallboard(pipeline: Pipeline) -> None:
+    app = pipeline.app
+    board = Board(pipeline)
+    stopping = asyncio.Event()
+
+    async def on_shutdown(_web_app: Any) -> None:
+        stopping.set()  # runs before aiohttp waits for the open handlers: the streams end at once
+
+    app.web.web_app.on_shutdown.append(on_shutdown)
+
+    for path, (name, content_type) in ASSETS.items():
+        body = (resources.files("agents") / "static" / name).read_bytes()
+        app.page(path, name=f"wallboard-{name}")(_asset_handler(body, content_type))
+
+    @app.page("/api/board")
+    async def board_json(web: Any, request: Any) -> Any:
+        document, _ = board.current(request.query.get("team") or ALL)
+        return Response(body=orjson.dumps(stamped(document)), content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+    @app.page("/api/board/stream")
+    async def board_stream(web: Any, request: Any) -> Any:
+        team = request.query.get("team") or ALL
+        response = StreamResponse(headers={
+            "Content-Type": "text/event-stream", "Cache-Control": "no-store", "X-Accel-Buffering": "no",
+        })
+        await response.prepare(request)
+        celebrations = Celebrations()
+        last_body, last_sent = b"", 0.0
+        try:
+            await response.write(b"retry: 1000\n\n")  # EventSource reconnects 1 s after a drop
+            while not stopping.is_set():
+                transport = request.transport
+                if transport is None or transport.is_closing():
+                    break
+                document, won = board.current(team)
+                body = orjson.dumps(document)
+                celebrate = celebrations.update(won)
+                if celebrate or body != last_body or time.monotonic() - last_sent >= HEARTBEAT_S:
+                    message = stamped(document, celebrate=celebrate)
+                    await response.write(b"data: " + orjson.dumps(message) + b"\n\n")
+                    last_body, last_sent = body, time.monotonic()
+                try:
+                    await asyncio.wait_for(stopping.wait(), TICK_S)
+                except TimeoutError:
+                    pass
+        except (ConnectionError, RuntimeError):  # the client went away mid-write
+            return response
+        try:
+            await response.write_eof()
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+
+
+def _asset_handler(body: bytes, content_type: str) -> Any:
+    async def asset(web: Any, request: Any) -> Any:
+        return Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+
+    return asset
+
+
+def stamped(document: dict[str, Any], celebrate: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The document with the server's timestamp (and a celebration), as sent to a client."""
+    now = datetime.now(timezone.utc)
+    out = {**document, "server_time": now.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+           "server_time_ms": int(now.timestamp() * 1000)}
+    if celebrate:
+        out["celebrate"] = celebrate
+    return out
+
+
+@dataclass
+class Celebrations:
+    """Per stream: deals won today per rep at the last push; reports the reps who won since."""
+
+    seen: dict[tuple[str, str], tuple[float, float]] | None = None
+    count: int = 0
+
+    def update(self, won: dict[tuple[str, str], tuple[float, float]]) -> dict[str, Any] | None:
+        previous, self.seen = self.seen, won
+        if previous is None:
+            return None  # the first push is the baseline
+        gains = []
+        for key, (deals, amount) in won.items():
+            old_deals, old_amount = previous.get(key, (0.0, 0.0))
+            if deals > old_deals:
+                gains.append((amount - old_amount, deals - old_deals, key))
+        if not gains:
+            return None
+        gains.sort(reverse=True)
+        self.count += 1
+        amount, _, (team, rep) = gains[0]
+        return {"id": self.count, "team": team, "rep": rep, "amount": round(amount, 2),
+                "deals": int(sum(g[1] for g in gains)), "total_amount": round(sum(g[0] for g in gains), 2),
+                "reps": [r for _, _, (_, r) in gains]}
+
+
+@dataclass
+class Board:
+    """Builds board documents from the aggregates this worker owns (shared by all clients, cached)."""
+
+    pipeline: Pipeline
+    cache: dict[str, tuple[float, dict[str, Any], dict[tuple[str, str], tuple[float, float]]]] = field(
+        default_factory=dict)
+    lag_samples: deque[tuple[float, bool]] = field(default_factory=deque)
+
+    def current(self, team: str) -> tuple[dict[str, Any], dict[tuple[str, str], tuple[float, float]]]:
+        now = time.monotonic()
+        hit = self.cache.get(team)
+        if hit is not None and now - hit[0] < CACHE_S:
+            return hit[1], hit[2]
+        document, won = self.build(team)
+        if len(self.cache) > 100:
+            self.cache.clear()
+        self.cache[team] = (now, document, won)
+        return document, won
+
+    def build(self, team: str) -> tuple[dict[str, Any], dict[tuple[str, str], tuple[float, float]]]:
+        p = self.pipeline
+        settings, clock, view = p.settings, p.clock, p.view
+        now = now_us()
+        assigned = p.assigned_aggregate_partitions()
+        owned_keys = [key for key, partition in view.partition_of.items() if partition in assigned]
+        owned = (team, ALL) in owned_keys or (team == ALL and floor_partition(settings.partitions) in assigned)
+
+        kpis = api_shape(series_for(team, ALL, view.buckets.get((team, ALL), {}), now_us=now, clock=clock))
+        today = kpis["windows"].get("today", {})
+        month_values = kpis["windows"].get("month", {})
+        month: dict[str, Any] = {
+            "won_amount": month_values.get("won_amount", 0.0),
+            "deals_won": month_values.get("deals_won", 0.0),
+            "target_amount": month_values.get("target_amount"),
+            "quota_attainment_ratio": month_values.get("quota_attainment_ratio"),
+            "target_source": "team" if "target_amount" in month_values else None,
+        }
+        if team == ALL:  # the floor has no target of its own: the sum of this month's team targets
+            total, teams = 0.0, 0
+            for key_team, key_rep in owned_keys:
+                if key_team == ALL or key_rep != ALL:
+                    continue
+                labels = {"team": key_team, "rep": ALL, "window": "month"}
+                for metric, _, value in targets({}, view.buckets.get((key_team, ALL), {}), labels, now, clock, None):
+                    if metric == "salesfloor_target_amount":
+                        total, teams = total + value, teams + 1
+            if teams:
+                month.update(target_amount=total, target_source="sum_of_team_targets", teams_with_target=teams,
+                             quota_attainment_ratio=month["won_amount"] / total if total > 0 else None)
+
+        live = kpis["live"]
+        oldest = live.get("lead_oldest_awaiting_seconds", 0.0)
+        sla = settings.lead_sla_seconds
+        rows, won = self.reps(team, owned_keys, now)
+        document = {
+            "team": team,
+            "date": clock.day(now)[1:],
+            "month": clock.day(now)[1:8],
+            "timezone": settings.timezone,
+            "currency": settings.currency,
+            "sla_seconds": sla,
+            "owned": owned,
+            "today": today,
+            "month_to_date": month,
+            "live": {
+                "leads_awaiting_response": live.get("leads_awaiting_response", 0.0),
+                "lead_oldest_awaiting_seconds": float(int(oldest)),  # whole seconds: changes once a second
+                "oldest_over_sla": oldest > sla,
+                "pipeline_open_amount": live.get("pipeline_open_amount", 0.0),
+            },
+            "leaderboard": rows[:LEADERBOARD_SIZE],
+            "reps_total": len(rows),
+            "health": self.health(),
+        }
+        return document, won
+
+    def reps(self, team: str, owned_keys: list[tuple[str, str]], now: int,
+             ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], tuple[float, float]]]:
+        """Every rep of the team (or floor) with today's numbers, best first; and deals won per rep."""
+        p = self.pipeline
+        names = window_buckets("today", now, p.clock)
+        rows, won = [], {}
+        for key_team, rep in owned_keys:
+            if rep.startswith("_") or (team != ALL and key_team != team) or key_team == ALL:
+                continue
+            labels = {"team": key_team, "rep": rep, "window": "today"}
+            values = api_shape(windowed(sum_fields(p.view.buckets.get((key_team, rep), {}), names), labels))
+            today = values["windows"].get("today", {})
+            response = today.get("lead_response_seconds", {})
+            row = {
+                "team": key_team, "rep": rep,
+                "won_amount": today.get("won_amount", 0.0), "deals_won": today.get("deals_won", 0.0),
+                "calls_outbound": today.get("calls_outbound", 0.0),
+                "calls_connected": today.get("calls_connected", 0.0),
+                "emails_sent": today.get("emails_sent", 0.0),
+                "response_p50_seconds": response.get("p50"),
+            }
+            won[(key_team, rep)] = (row["deals_won"], row["won_amount"])
+            if any(row[k] for k in ("won_amount", "deals_won", "calls_outbound", "emails_sent")) or response:
+                rows.append(row)
+        rows.sort(key=lambda r: (-r["won_amount"], -r["deals_won"], -r["calls_outbound"], r["rep"], r["team"]))
+        for rank, row in enumerate(rows, 1):
+            row["rank"] = rank
+        return rows, won
+
+    def health(self) -> dict[str, Any]:
+        """Caught up now, and `lagging`: not caught up at any moment of the last LAG_GRACE_S seconds
+        (a busy floor always has a few messages in flight, which is not lag worth a STALE marker)."""
+        lag = consumer_lag(self.pipeline.app)
+        caught_up = bool(lag) and all(v == 0 for v in lag.values())
+        now = time.monotonic()
+        samples = self.lag_samples
+        samples.append((now, caught_up))
+        while len(samples) > 1 and samples[1][0] <= now - LAG_GRACE_S:
+            samples.popleft()
+        lagging = not any(ok for _, ok in samples) and (now - samples[0][0] >= LAG_GRACE_S or not lag)
+        return {"ready": caught_up, "caught_up": caught_up, "lagging": lagging,
+                "lag": sum(v for v in lag.values() if v > 0), "partitions": len(lag)}
+
+
+def api_shape(series: Any) -> dict[str, Any]:
+    """Series of one team/rep as `/api/kpis` shapes them: windows → metric → value (stat → value)."""
+    windows: dict[str, dict[str, Any]] = {}
+    live: dict[str, float] = {}
+    for metric, labels, value in series:
+        name = metric.removeprefix("salesfloor_")
+        if "window" not in labels:
+            live[name] = value
+            continue
+        values = windows.setdefault(labels["window"], {})
+        if "stat" in labels:
+            values.setdefault(name, {})[labels["stat"]] = value
+        else:
+            values[name] = value
+    return {"windows": windows, "live": live}
