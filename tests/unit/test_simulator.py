@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.distort import MALFORMED_KINDS, Distorter, epoch_ms, malformed_value
+from streams.distort import MALFORMED_KINDS, Distorter, epoch_ms, key_for_topic, malformed_value
 from streams.errors import InvalidEvent
 from streams.records import decode_event
 from streams.settings import load_settings
@@ -436,7 +436,8 @@ async def test_produce_sends_everything_to_its_topic_and_awaits_acks(day: list[d
     assert stats.queued == stats.acked == len(values) and stats.failed == 0
     assert [v for _, v, _ in fake.sent] == values
     assert all(t == "test." + topic_for_value(v) for t, v, _ in fake.sent)
-    assert all(k == key_for_value(v, "spec") for _, v, k in fake.sent)
+    assert all(k == key_for_topic(v, topic_for_value(v), "spec") for _, v, k in fake.sent)
+    assert all(k is not None for t, _, k in fake.sent if t == "test.targets")
     assert sum(stats.by_topic.values()) == len(values) and reports
 
 
