@@ -141,8 +141,40 @@ class PartialAggregates:
         dirty, self.dirty = self.dirty, set()
         return sorted(dirty)
 
-    def forget(self, keep: "callable[[AggregateKey], bool]") -> None:  # type: ignore[valid-type]
-        """Drop buckets no longer kept (expired minutes and days); they are not shipped again."""
-        for key in [k for k in self.buckets if not keep(k)]:
+    def expire(self, horizon: Horizon) -> int:
+        """Drop expired buckets (they are not shipped again); returns how many."""
+        expired = [key for key in self.buckets if not horizon.keeps(key[2])]
+        for key in expired:
             del self.buckets[key]
             self.dirty.discard(key)
+        return len(expired)
+
+
+@dataclass(frozen=True)
+class Horizon:
+    """Which buckets are still retained: days and months from the retention cutoff on, and the minutes
+    of the last two hours (minutes only serve `last_60m`)."""
+
+    first_day: str  # "dYYYY-MM-DD", the local day of the cutoff
+    first_minute: int
+
+    @classmethod
+    def at(cls, now_us: int, retention_us: int, clock: BucketClock) -> Horizon:
+        return cls(first_day=clock.day(now_us - retention_us), first_minute=(now_us - 7_200_000_000) // 60_000_000)
+
+    def keeps(self, bucket: str) -> bool:
+        kind = bucket[0]
+        if kind == "d":
+            return bucket >= self.first_day
+        if kind == "m":
+            return int(bucket[1:]) >= self.first_minute
+        if kind == "p":
+            return bucket[1:] >= self.first_day[1:8]
+        return True
+
+
+def expired_entity(key: str, events: list[CompactEvent], cutoff_us: int, clock: BucketClock, sla_us: int) -> bool:
+    """An entity idle since before the cutoff that adds nothing to a live gauge can be forgotten."""
+    if max(event["a"] for event in events) >= cutoff_us:
+        return False
+    return not any(k[2] == LIVE for k in contribution(key, events, clock, sla_us))

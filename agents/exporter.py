@@ -36,7 +36,7 @@ def owned_series(pipeline: Pipeline, *, day: date | None = None, now_us: int | N
     now = wall_now_us() if now_us is None else now_us
     keys = [key for key, p in view.partition_of.items() if p in assigned]
     floor = (ALL, ALL)
-    if floor not in view.buckets and floor_partition(partitions) in assigned:
+    if floor not in view.buckets and aggregate_partition(ALL, ALL, partitions) in assigned:
         keys.append(floor)
     kept, folded = cap_reps(keys, pipeline.settings.max_reps)
     for team, rep in kept:
@@ -50,9 +50,9 @@ def owned_series(pipeline: Pipeline, *, day: date | None = None, now_us: int | N
         yield from series_for(team, OTHER, merged, now_us=now, clock=pipeline.clock, day=day)
 
 
-def floor_partition(partitions: int) -> int:
-    """The aggregate partition of the floor key, as the producer's default partitioner picks it."""
-    return (murmur2(f"{ALL}\x1f{ALL}".encode()) & 0x7FFFFFFF) % partitions
+def aggregate_partition(team: str, rep: str, partitions: int) -> int:
+    """The aggregate partition of a team/rep key, as the producer's default partitioner picks it."""
+    return (murmur2(f"{team}\x1f{rep}".encode()) & 0x7FFFFFFF) % partitions
 
 
 def cap_reps(keys: list[tuple[str, str]], max_reps: int) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
@@ -126,3 +126,7 @@ class KpiCollector(Collector):
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())
+
+
+def floor_partition(partitions: int) -> int:
+    return aggregate_partition(ALL, ALL, partitions)

@@ -16,7 +16,17 @@ from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from agents.contributions import BucketClock, difference
-from agents.entity_state import SEP, AggregateKey, PartialAggregates, apply_events, compact, contribution, entity_keys
+from agents.entity_state import (
+    SEP,
+    AggregateKey,
+    Horizon,
+    PartialAggregates,
+    apply_events,
+    compact,
+    contribution,
+    entity_keys,
+    expired_entity,
+)
 from agents.exporter import KpiCollector, LagCollector
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
@@ -66,6 +76,7 @@ class Pipeline:
         app.agent(self.entity_topic, name="entities")(self._process_entities)
         app.agent(self.aggregate_topic, name="aggregates")(self._process_aggregates)
         app.timer(s.flush_interval_seconds, name="ship-partials")(self._ship)
+        app.timer(s.expiry_interval_seconds, name="expire")(self._send_expiry)
         self.registry.register(KpiCollector(self))
         self.registry.register(LagCollector(app))
         self.metrics.initialise(s.topic_prefix, s.thresholds)
@@ -123,11 +134,14 @@ class Pipeline:
         async for event in stream.events():
             message, value = event.message, event.value
             partition = message.partition
-            key = value["k"]
+            self.versions[partition] = message.offset
+            key = value.get("k")
+            if key is None:
+                self._expire_entities(partition, Horizon(value["day"], value["minute"]), value["cutoff"])
+                continue
             table_key = f"{partition}{SEP}{key}"
             state = table.get(table_key)
             new_state, added = apply_events(state, (value["e"],))
-            self.versions[partition] = message.offset
             if not added:
                 if value["x"]:
                     self.metrics.duplicates.labels(value["t"]).inc()
@@ -137,6 +151,19 @@ class Pipeline:
             old = contribution(key, state["e"], clock, sla_us) if state else {}
             new = contribution(key, new_state["e"], clock, sla_us)
             self._partial(partition).apply(difference(new, old))
+
+    def _expire_entities(self, partition: int, horizon: Horizon, cutoff_us: int) -> None:
+        """Forget entities idle past the retention (unless live) and the partial buckets that expired."""
+        table, prefix = self.entities, f"{partition}{SEP}"
+        forgotten = 0
+        for table_key in [k for k in table.keys() if k.startswith(prefix)]:
+            state = table[table_key]
+            if expired_entity(table_key[len(prefix):], state["e"], cutoff_us, self.clock, self.sla_us):
+                del table[table_key]
+                forgotten += 1
+        buckets = self._partial(partition).expire(horizon)
+        if forgotten or buckets:
+            log.info("expired %d entities and %d partial buckets of partition %d", forgotten, buckets, partition)
 
     def _partial(self, partition: int) -> PartialAggregates:
         partial = self.partials.get(partition)
@@ -165,6 +192,19 @@ class Pipeline:
     def _assigned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
 
+    async def _send_expiry(self) -> None:
+        """Ask the agents owning this worker's partitions to drop what left the retention.
+
+        Tables may only change inside their stream, so the request travels through the topics."""
+        now = now_us()
+        cutoff = now - self.settings.retention_us
+        horizon = Horizon.at(now, self.settings.retention_us, self.clock)
+        request = {"cutoff": cutoff, "day": horizon.first_day, "minute": horizon.first_minute}
+        for partition in self._assigned(self.entity_topic.get_topic_name()):
+            self.entity_topic.send_soon(key=b"", value=request, partition=partition)
+        for partition in self.assigned_aggregate_partitions():
+            self.aggregate_topic.send_soon(key=b"", value=request, partition=partition)
+
     async def _ship(self) -> None:
         """Send each changed partial bucket to its team/rep's aggregate partition, versioned by offset."""
         assigned = self._assigned(self.entity_topic.get_topic_name())
@@ -190,6 +230,9 @@ class Pipeline:
         table = self.aggregates
         async for event in stream.events():
             value = event.value
+            if "t" not in value:
+                self._expire_aggregates(event.message.partition, Horizon(value["day"], value["minute"]))
+                continue
             table_key = SEP.join((value["t"], value["r"], value["b"]))
             record = table.get(table_key) or {}
             source = str(value["p"])
@@ -199,6 +242,20 @@ class Pipeline:
             record = {**record, source: [value["v"], value["f"]]}
             table[table_key] = record
             self.view.put(event.message.partition, value["t"], value["r"], value["b"], record)
+
+    def _expire_aggregates(self, partition: int, horizon: Horizon) -> None:
+        table, expired = self.aggregates, 0
+        for (team, rep), buckets in list(self.view.buckets.items()):
+            if self.view.partition_of.get((team, rep)) != partition:
+                continue
+            for bucket in [b for b in buckets if not horizon.keeps(b)]:
+                table_key = SEP.join((team, rep, bucket))
+                if table_key in table:
+                    del table[table_key]
+                del buckets[bucket]
+                expired += 1
+        if expired:
+            log.info("expired %d aggregate buckets of partition %d", expired, partition)
 
     async def _on_aggregate_restored(self, event: faust.EventT) -> None:
         team, rep, bucket = str(event.key).split(SEP)

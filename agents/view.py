@@ -18,12 +18,7 @@ class AggregateView:
     def put(self, partition: int, team: str, rep: str, bucket: str, record: Mapping[str, Any]) -> None:
         key = (team, rep)
         self.partition_of[key] = partition
-        merged = merge(record)
-        buckets = self.buckets.setdefault(key, {})
-        if merged:
-            buckets[bucket] = merged
-        else:
-            buckets.pop(bucket, None)
+        self.buckets.setdefault(key, {})[bucket] = merge(record)
 
 
 def merge(record: Mapping[str, Any]) -> dict[str, int]:

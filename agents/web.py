@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from aiohttp import ClientSession, ClientTimeout
 from aiohttp.web import Response
+from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.contributions import ALL
-from agents.exporter import consumer_lag, owned_series
+from agents.exporter import aggregate_partition, consumer_lag, owned_series
 from agents.kpis import WINDOWS
 
 if TYPE_CHECKING:
@@ -41,6 +43,9 @@ def install_web(pipeline: Pipeline) -> None:
                 return web.json({"error": "date must be YYYY-MM-DD"}, status=400)
             if window == "last_60m":
                 return web.json({"error": "last_60m has no past windows"}, status=400)
+        owner = owner_url(pipeline, team, rep)
+        if owner is not None and ROUTED not in request.headers:
+            return await forward(web, owner, request)
         return web.json(kpi_document(pipeline, team, rep, window, day))
 
     @app.page("/api/health")
@@ -49,6 +54,26 @@ def install_web(pipeline: Pipeline) -> None:
         return web.json(document, status=200 if document["ready"] else 503)
 
     install_wallboard(pipeline)
+
+
+ROUTED = "X-Salesfloor-Routed"
+
+
+def owner_url(pipeline: Pipeline, team: str, rep: str) -> str | None:
+    """The web URL of the worker owning a team/rep's aggregates, or None when it is this worker."""
+    partition = aggregate_partition(team, rep, pipeline.settings.partitions)
+    if partition in pipeline.assigned_aggregate_partitions():
+        return None
+    changelog = pipeline.aggregates.changelog_topic.get_topic_name()
+    url = pipeline.app.assignor._tps_url.get(TP(changelog, partition))  # noqa: SLF001 - Faust's routing map
+    return str(url) if url else None
+
+
+async def forward(web: Any, owner: str, request: Any) -> Any:
+    """Answer from the owning worker, as Faust's table routing does, but for our own key partitioning."""
+    async with ClientSession(timeout=ClientTimeout(total=10)) as session:
+        async with session.get(f"{owner.rstrip('/')}{request.path_qs}", headers={ROUTED: "1"}) as reply:
+            return web.json(await reply.json(), status=reply.status)
 
 
 def kpi_document(pipeline: Pipeline, team: str, rep: str, window: str | None, day: date | None) -> dict[str, Any]:
@@ -81,4 +106,6 @@ def health_document(pipeline: Pipeline) -> dict[str, Any]:
         "assigned": [f"{tp.topic}[{tp.partition}]" for tp in sorted(lag)],
         "caught_up": caught_up,
         "lag": {f"{tp.topic}[{tp.partition}]": v for tp, v in sorted(lag.items())},
+        "entities": len(pipeline.entities),
+        "aggregate_buckets": len(pipeline.aggregates),
     }

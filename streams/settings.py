@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     partitions: int = Field(default=4, ge=1, le=1024)
     retention_days: float = Field(default=40.0, gt=0)
     flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
+    expiry_interval_seconds: float = Field(default=300.0, gt=0)
     app_id: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,200}$")
     data_dir: Path = Path("var/worker")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

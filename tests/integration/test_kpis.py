@@ -5,9 +5,16 @@ two workers in one group."""
 from __future__ import annotations
 
 import signal
+import subprocess
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from agents.entity_state import SEP
+from agents.exporter import aggregate_partition
 
 import pytest
 
@@ -64,6 +71,9 @@ async def test_simulated_day_one_worker_restart_and_two_workers(kafka_bootstrap:
         await produce_values(values, kafka_bootstrap, topic_prefix, keys="random")
         exported = converge([first], events)
         assert exported[key("salesfloor_leads_created", {"team": "_all", "rep": "_all", "window": "today"})] > 0
+        check = subprocess.run(["promtool", "check", "metrics"], input=first.metrics(), capture_output=True,
+                               text=True, check=False)
+        assert (check.returncode, check.stdout + check.stderr) == (0, "")
 
         # the JSON API agrees with the reference for the floor, every team and a sample of reps
         now = datetime.now(timezone.utc)
@@ -92,10 +102,43 @@ async def test_simulated_day_one_worker_restart_and_two_workers(kafka_bootstrap:
             for worker in (first, second):
                 owned = parse_metrics(worker.metrics())
                 assert any(name == "salesfloor_leads_created" for name, _ in owned), "a worker owns no KPI series"
+            # either worker answers the API for any team, asking the owner when it is not
+            for team in ("_all", *teams):
+                answers = [w.api(f"/api/kpis?team={team}")[1]["windows"] for w in (first, second)]
+                assert answers[0] == answers[1] and answers[0]["today"], team
         finally:
             second.stop()
     finally:
         first.stop()
+    await assert_changelogs_follow_their_source_partitions(kafka_bootstrap, topic_prefix)
+
+
+async def assert_changelogs_follow_their_source_partitions(bootstrap: str, prefix: str) -> None:
+    """Every changelog record is in the partition whose events produced it, so recovery restores the
+    right state: entity keys carry their partition, aggregate keys hash like their source topic."""
+    for table in ("entities", "aggregates"):
+        topic = f"{prefix}salesfloor-{table}-changelog"
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
+                                    enable_auto_commit=False)
+        await consumer.start()
+        try:
+            partitions = [TopicPartition(topic, p) for p in range(4)]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            records = []
+            while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+                for batch in (await consumer.getmany(timeout_ms=1000)).values():
+                    records.extend(batch)
+        finally:
+            await consumer.stop()
+        assert len(records) > 1000, table
+        for record in records:
+            table_key = orjson.loads(record.key)
+            if table == "entities":
+                assert int(table_key.split(SEP)[0]) == record.partition, table_key
+            else:
+                team, rep, _bucket = table_key.split(SEP)
+                assert aggregate_partition(team, rep, 4) == record.partition, table_key
 
 
 def last_dst_change(zone: ZoneInfo, before: date) -> date:
