@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import TP
 from prometheus_client import CollectorRegistry
 
-from agents.contributions import BucketClock, difference
+from agents.alerts import Deadlines, alert_for, waiting_since
+from agents.contributions import ALL, BucketClock, CompactEvent, difference
 from agents.entity_state import (
     SEP,
     AggregateKey,
@@ -50,6 +53,8 @@ class Pipeline:
     partials: dict[int, PartialAggregates] = field(default_factory=dict)
     versions: dict[int, int] = field(default_factory=dict)
     view: AggregateView = field(default_factory=AggregateView)
+    deadlines: dict[int, Deadlines] = field(default_factory=dict)
+    alerted: set[tuple[str, int]] | None = None  # (lead id, threshold) already in the alerts topic
 
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
@@ -77,6 +82,7 @@ class Pipeline:
         app.agent(self.aggregate_topic, name="aggregates")(self._process_aggregates)
         app.timer(s.flush_interval_seconds, name="ship-partials")(self._ship)
         app.timer(s.expiry_interval_seconds, name="expire")(self._send_expiry)
+        app.timer(1.0, name="raise-alerts")(self._raise_alerts)
         self.registry.register(KpiCollector(self))
         self.registry.register(LagCollector(app))
         self.metrics.initialise(s.topic_prefix, s.thresholds)
@@ -151,6 +157,67 @@ class Pipeline:
             old = contribution(key, state["e"], clock, sla_us) if state else {}
             new = contribution(key, new_state["e"], clock, sla_us)
             self._partial(partition).apply(difference(new, old))
+            if key[0] == "L":
+                self._watch(partition, key, new_state["e"])
+
+    def _watch(self, partition: int, lead_key: str, events: list[CompactEvent]) -> None:
+        created = waiting_since(events)
+        if created is not None:
+            deadlines = self.deadlines.get(partition)
+            if deadlines is None:
+                deadlines = self.deadlines[partition] = Deadlines()
+            deadlines.watch(lead_key, created, self.settings.thresholds, now_us() - self.settings.retention_us)
+
+    async def _raise_alerts(self) -> None:
+        """Send the alerts that fell due, each once: skipped when already in the alerts topic."""
+        if self.alerted is None:
+            return  # still reading back what was sent before
+        now = now_us()
+        assigned = self._assigned(self.entity_topic.get_topic_name())
+        for partition, deadlines in list(self.deadlines.items()):
+            if partition not in assigned:
+                continue
+            for threshold, lead_key in deadlines.pop_due(now):
+                lead_id = lead_key[1:]
+                if (lead_id, threshold) in self.alerted:
+                    continue
+                state = self.entities.get(f"{partition}{SEP}{lead_key}")
+                if state is None or waiting_since(state["e"]) is None:
+                    continue
+                alert = alert_for(lead_key, state["e"], threshold, now_us())
+                sent = await self.alerts.send(key=lead_id.encode(), value=alert)
+                await sent
+                self.alerted.add((lead_id, threshold))
+                for team in (alert["team_id"], ALL):
+                    self.metrics.breaches.labels(team, str(threshold)).inc()
+
+    async def _load_alerted(self) -> None:
+        """Read the alerts topic to its end: what is there was sent, whoever sent it."""
+        self.alerted = None
+        topic = self.alerts.get_topic_name()
+        consumer = AIOKafkaConsumer(**self.settings.aiokafka_kwargs(), enable_auto_commit=False)
+        await consumer.start()
+        alerted: set[tuple[str, int]] = set()
+        try:
+            partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            if not partitions:
+                await consumer._client.force_metadata_update()  # noqa: SLF001 - topic just created
+                partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+            consumer.assign(partitions)
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+            while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+                for records in (await consumer.getmany(timeout_ms=500)).values():
+                    for record in records:
+                        try:
+                            alert = orjson.loads(record.value)
+                            alerted.add((str(alert["lead_id"]), int(alert["threshold_s"])))
+                        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                            log.warning("ignored a foreign record in %s at offset %d", topic, record.offset)
+        finally:
+            await consumer.stop()
+        self.alerted = alerted
+        log.info("%d alerts already sent", len(alerted))
 
     def _expire_entities(self, partition: int, horizon: Horizon, cutoff_us: int) -> None:
         """Forget entities idle past the retention (unless live) and the partial buckets that expired."""
@@ -177,6 +244,7 @@ class Pipeline:
         rebuilt: dict[int, PartialAggregates] = {p: PartialAggregates() for p in assigned}
         versions: dict[int, int] = {}
         clock, sla_us = self.clock, self.sla_us
+        self.deadlines = {}
         for table_key, state in self.entities.items():
             partition_text, _, key = table_key.partition(SEP)
             partition = int(partition_text)
@@ -185,9 +253,12 @@ class Pipeline:
                 continue
             partial.apply(contribution(key, state["e"], clock, sla_us))
             versions[partition] = max(versions.get(partition, -1), state.get("o", -1))
+            if key[0] == "L":
+                self._watch(partition, key, state["e"])
         self.partials = rebuilt
         self.versions = versions
         log.info("rebuilt partial aggregates of entity partitions %s", sorted(rebuilt))
+        await self._load_alerted()
 
     def _assigned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}

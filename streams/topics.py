@@ -45,6 +45,14 @@ def spec_key(event: dict[str, object]) -> str | None:
     return None
 
 
+def _topic_config(short: str, settings: Settings) -> dict[str, str]:
+    if short in COMPACTED:
+        return {"cleanup.policy": "compact"}
+    if short == "alerts":  # read back after a restart to send each alert once: keep them as long as the state
+        return {"retention.ms": str(int(settings.retention_days * 86400 * 1000))}
+    return {}
+
+
 async def ensure_topics(settings: Settings) -> list[str]:
     """Create the topics of SPEC §1 that do not exist yet (targets compacted); returns those created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -57,7 +65,7 @@ async def ensure_topics(settings: Settings) -> list[str]:
         wanted = [
             NewTopic(
                 topic_name(settings.topic_prefix, short), num_partitions=settings.partitions, replication_factor=1,
-                topic_configs={"cleanup.policy": "compact"} if short in COMPACTED else {},
+                topic_configs=_topic_config(short, settings),
             )
             for short in (*INPUT_TOPICS, *OUTPUT_TOPICS)
             if topic_name(settings.topic_prefix, short) not in existing
