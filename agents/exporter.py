@@ -126,7 +126,3 @@ class KpiCollector(Collector):
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         return iter(())
-
-
-def floor_partition(partitions: int) -> int:
-    return aggregate_partition(ALL, ALL, partitions)

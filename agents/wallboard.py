@@ -25,7 +25,7 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from agents.contributions import ALL
-from agents.exporter import consumer_lag, floor_partition
+from agents.exporter import aggregate_partition, consumer_lag
 from agents.kpis import now_us, series_for, sum_fields, targets, window_buckets, windowed
 
 if TYPE_CHECKING:
@@ -51,7 +51,8 @@ def install_wallboard(pipeline: Pipeline) -> None:
     async def on_shutdown(_web_app: Any) -> None:
         stopping.set()  # runs before aiohttp waits for the open handlers: the streams end at once
 
-    app.web.web_app.on_shutdown.append(on_shutdown)
+    web_app: Any = getattr(app.web, "web_app")  # noqa: B009 - the aiohttp driver's Application
+    web_app.on_shutdown.append(on_shutdown)
 
     for path, (name, content_type) in ASSETS.items():
         body = (resources.files("agents") / "static" / name).read_bytes()
@@ -167,7 +168,8 @@ class Board:
         now = now_us()
         assigned = p.assigned_aggregate_partitions()
         owned_keys = [key for key, partition in view.partition_of.items() if partition in assigned]
-        owned = (team, ALL) in owned_keys or (team == ALL and floor_partition(settings.partitions) in assigned)
+        owned = (team, ALL) in owned_keys or (
+            team == ALL and aggregate_partition(ALL, ALL, settings.partitions) in assigned)
 
         kpis = api_shape(series_for(team, ALL, view.buckets.get((team, ALL), {}), now_us=now, clock=clock))
         today = kpis["windows"].get("today", {})
@@ -185,11 +187,13 @@ class Board:
                 if key_team == ALL or key_rep != ALL:
                     continue
                 labels = {"team": key_team, "rep": ALL, "window": "month"}
-                for metric, _, value in targets({}, view.buckets.get((key_team, ALL), {}), labels, now, clock, None):
+                team_buckets = view.buckets.get((key_team, ALL), {})
+                for metric, _, value in targets({}, team_buckets, labels, now, clock, None):
                     if metric == "salesfloor_target_amount":
                         total, teams = total + value, teams + 1
             if teams:
-                month.update(target_amount=total, target_source="sum_of_team_targets", teams_with_target=teams,
+                month.update(target_amount=total, target_source="sum_of_team_targets",
+                             teams_with_target=teams,
                              quota_attainment_ratio=month["won_amount"] / total if total > 0 else None)
 
         live = kpis["live"]
@@ -242,7 +246,8 @@ class Board:
             won[(key_team, rep)] = (row["deals_won"], row["won_amount"])
             if any(row[k] for k in ("won_amount", "deals_won", "calls_outbound", "emails_sent")) or response:
                 rows.append(row)
-        rows.sort(key=lambda r: (-r["won_amount"], -r["deals_won"], -r["calls_outbound"], r["rep"], r["team"]))
+        rows.sort(key=lambda r: (-r["won_amount"], -r["deals_won"], -r["calls_outbound"], r["rep"],
+                                 r["team"]))
         for rank, row in enumerate(rows, 1):
             row["rank"] = rank
         return rows, won

@@ -103,6 +103,7 @@ function render(doc) {
   set("reply_ratio", percent(t.email_reply_ratio));
   set("won_today", money(t.won_amount || 0, cur));
   set("deals_won_today", count(t.deals_won || 0));
+  set("deals_word", t.deals_won === 1 ? "deal" : "deals");
   set("pipeline_open", money(live.pipeline_open_amount || 0, cur));
   set("win_ratio", percent(t.win_ratio));
 
@@ -187,6 +188,7 @@ function staleReason(now) {
   if (!connected) return "connection lost";
   const age = now - lastMessage;
   if (age > STALE_AFTER_MS) return `no data for ${Math.round(age / 1000)} s`;
+  if (lastDoc && lastDoc.owned === false) return "this worker holds no data for this team";
   const health = (lastDoc && lastDoc.health) || {};
   if (health.lagging) return `worker behind by ${count(health.lag)} events`;
   return null;
