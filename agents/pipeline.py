@@ -7,6 +7,7 @@ the partition of its entity key, aggregate state in the partition of its team/re
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +56,7 @@ class Pipeline:
     view: AggregateView = field(default_factory=AggregateView)
     deadlines: dict[int, Deadlines] = field(default_factory=dict)
     alerted: set[tuple[str, int]] | None = None  # (lead id, threshold) already in the alerts topic
+    _loading: asyncio.Future[None] | None = None
 
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
@@ -171,6 +173,8 @@ class Pipeline:
     async def _raise_alerts(self) -> None:
         """Send the alerts that fell due, each once: skipped when already in the alerts topic."""
         if self.alerted is None:
+            if self._loading is None or self._loading.done():
+                self._loading = asyncio.ensure_future(self._load_alerted())
             return  # still reading back what was sent before
         now = now_us()
         assigned = self._assigned(self.entity_topic.get_topic_name())
@@ -193,7 +197,14 @@ class Pipeline:
 
     async def _load_alerted(self) -> None:
         """Read the alerts topic to its end: what is there was sent, whoever sent it."""
-        self.alerted = None
+        try:
+            self.alerted = await asyncio.wait_for(self._read_alerted(), timeout=60)
+        except Exception:  # noqa: BLE001 - retried by the next alert round; no alert goes out meanwhile
+            log.exception("could not read back the alerts topic; retrying")
+        else:
+            log.info("%d alerts already sent", len(self.alerted))
+
+    async def _read_alerted(self) -> set[tuple[str, int]]:
         topic = self.alerts.get_topic_name()
         consumer = AIOKafkaConsumer(**self.settings.aiokafka_kwargs(), enable_auto_commit=False)
         await consumer.start()
@@ -216,8 +227,7 @@ class Pipeline:
                             log.warning("ignored a foreign record in %s at offset %d", topic, record.offset)
         finally:
             await consumer.stop()
-        self.alerted = alerted
-        log.info("%d alerts already sent", len(alerted))
+        return alerted
 
     def _expire_entities(self, partition: int, horizon: Horizon, cutoff_us: int) -> None:
         """Forget entities idle past the retention (unless live) and the partial buckets that expired."""
@@ -258,7 +268,7 @@ class Pipeline:
         self.partials = rebuilt
         self.versions = versions
         log.info("rebuilt partial aggregates of entity partitions %s", sorted(rebuilt))
-        await self._load_alerted()
+        self.alerted = None  # read back again: another worker may have alerted for these leads
 
     def _assigned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}

@@ -29,6 +29,8 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="orjson",
         value_serializer="orjson",
         consumer_auto_offset_reset="earliest",
+        broker_session_timeout=settings.session_timeout_seconds,
+        broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 5),
         producer_linger_ms=5,
         producer_acks=-1,
         web_bind=settings.web_host,

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     retention_days: float = Field(default=40.0, gt=0)
     flush_interval_seconds: float = Field(default=1.0, gt=0, le=60)
     expiry_interval_seconds: float = Field(default=300.0, gt=0)
+    session_timeout_seconds: float = Field(default=15.0, ge=6, le=300)
     app_id: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,200}$")
     data_dir: Path = Path("var/worker")
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"

@@ -45,6 +45,14 @@ def spec_key(event: dict[str, object]) -> str | None:
     return None
 
 
+def internal_topics(settings: Settings) -> dict[str, dict[str, str]]:
+    """The worker's own topics: the two repartition topics and the changelogs of their tables."""
+    app = settings.faust_id
+    compact = {"cleanup.policy": "compact"}
+    return {f"{app}-entities": {}, f"{app}-aggregates": {},
+            f"{app}-entities-changelog": compact, f"{app}-aggregates-changelog": compact}
+
+
 def _topic_config(short: str, settings: Settings) -> dict[str, str]:
     if short in COMPACTED:
         return {"cleanup.policy": "compact"}
@@ -70,6 +78,12 @@ async def ensure_topics(settings: Settings) -> list[str]:
             for short in (*INPUT_TOPICS, *OUTPUT_TOPICS)
             if topic_name(settings.topic_prefix, short) not in existing
         ]
+        # The internal topics too: a consumer that subscribes before they exist is not assigned
+        # their partitions until its next metadata refresh, minutes later.
+        for name, config in internal_topics(settings).items():
+            if name not in existing:
+                wanted.append(NewTopic(name, num_partitions=settings.partitions, replication_factor=1,
+                                       topic_configs=config))
         if wanted:
             try:
                 await admin.create_topics(wanted)

@@ -82,7 +82,7 @@ async def test_one_alert_per_threshold_in_time_and_none_for_answered_leads(
 
         alerts = await read_alerts(kafka_bootstrap, topic_prefix + "alerts")
         got = Counter((a["lead_id"], a["threshold_s"]) for a, _ in alerts)
-        assert got == Counter({("waiting", 4): 1, ("waiting", 8): 1, ("old", 4): 1, ("old", 8): 1})
+        assert got == Counter({("waiting", 4): 1, ("waiting", 8): 1, ("old", 4): 1, ("old", 8): 1}), worker.log_tail()
         for alert, appended in alerts:
             created = datetime.fromisoformat(alert["created_at"])
             breach = created + timedelta(seconds=alert["threshold_s"])
@@ -121,6 +121,6 @@ async def test_no_duplicate_and_no_loss_when_killed_across_a_threshold(
         await asyncio.sleep(2)
         alerts = await read_alerts(kafka_bootstrap, topic_prefix + "alerts")
         got = Counter((a["lead_id"], a["threshold_s"]) for a, _ in alerts)
-        assert got == Counter({("first", 4): 1, ("first", 8): 1, ("second", 4): 1, ("second", 8): 1})
+        assert got == Counter({("first", 4): 1, ("first", 8): 1, ("second", 4): 1, ("second", 8): 1}), worker.log_tail()
     finally:
         worker.stop()
