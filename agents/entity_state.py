@@ -16,15 +16,14 @@ from agents.activity import add_calls, add_email
 from agents.contributions import (
     AWAITING_SINCE,
     LIVE,
+    BucketClock,
     CompactEvent,
     Contribution,
     ContributionBuilder,
-    BucketClock,
-    difference,
 )
 from agents.leads import add_lead
 from agents.revenue import add_deal, add_target
-from streams.records import CallCompleted, DealEvent, EmailEvent, Event, TargetSet, event_type
+from streams.records import CallCompleted, DealEvent, Event, TargetSet, event_type
 
 SEP = "\x1f"  # ids never contain control characters, so this separator cannot be forged
 OLDEST_AWAITING = "ao"  # in shipped live snapshots: earliest creation (µs) among awaiting leads

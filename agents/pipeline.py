@@ -15,14 +15,12 @@ from typing import Any
 import faust
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from agents.alerts import Deadlines, alert_for, waiting_since
 from agents.contributions import ALL, BucketClock, CompactEvent, difference
 from agents.entity_state import (
     SEP,
-    AggregateKey,
     Horizon,
     PartialAggregates,
     apply_events,
@@ -345,9 +343,3 @@ class Pipeline:
     def assigned_aggregate_partitions(self) -> set[int]:
         return self._assigned(self.aggregate_topic.get_topic_name())
 
-
-def tp_set(topic: str, partitions: set[int]) -> set[TP]:
-    return {TP(topic, p) for p in partitions}
-
-
-__all__ = ["Pipeline", "AggregateKey"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.contributions import ALL, LIVE, CompactEvent, ContributionBuilder, earliest, latest
+from agents.contributions import ALL, CompactEvent, ContributionBuilder, earliest, latest
 
 OPPORTUNITIES = "op"
 WON = "wn"
@@ -45,5 +45,3 @@ def add_target(out: ContributionBuilder, events: list[CompactEvent]) -> None:
     if target is not None:
         out.set_exact(target["T"], target["R"] or ALL, "p" + target["P"], TARGET, target["v"])
 
-
-__all__ = ["add_deal", "add_target", "LIVE"]

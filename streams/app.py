@@ -5,11 +5,13 @@ from __future__ import annotations
 import faust
 
 import streams.codecs  # noqa: F401 - registers the orjson codec
+from streams import faust_fixes
 from streams.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app whose tables live in memory and are restored from their changelog topics."""
+    faust_fixes.install()
     credentials = None
     if settings.kafka_security_protocol == "SASL_SSL":
         credentials = faust.SASLCredentials(

@@ -85,7 +85,6 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     from agents.pipeline import Pipeline
     from streams.app import create_app
-
     from streams.topics import ensure_topics
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)

@@ -15,9 +15,6 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.entity_state import SEP
 from agents.exporter import aggregate_partition
-
-import pytest
-
 from streams import reference
 from streams.simulator import FloorConfig
 from tests.integration.floor import converge, distorted, produce_values, valid_events

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import json
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import orjson
 import pytest

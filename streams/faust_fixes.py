@@ -1,0 +1,44 @@
+"""A small fix to how Faust's producer buffer flushes, applied once when the app is built.
+
+faust-streaming 0.15.3's `ProducerBuffer.flush()` returns while a message taken off its queue is still
+being handed to the Kafka client, and gives up after 0.1 s without progress. The consumer flushes
+the producer right before committing offsets, so a commit could cover an event whose table
+changelog record or routed message was not yet sent; a crash at that moment lost it (seen in the
+scale-out test as one missing call). The fixed flush waits until the queue is empty and nothing is
+in flight; the Kafka client's own flush then waits for the broker's acknowledgement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from faust.transport.producer import ProducerBuffer
+
+_original_send_pending = ProducerBuffer._send_pending
+
+
+async def _send_pending(self: Any, fut: Any) -> None:
+    self._salesfloor_in_flight = getattr(self, "_salesfloor_in_flight", 0) + 1
+    try:
+        await _original_send_pending(self, fut)
+    finally:
+        self._salesfloor_in_flight -= 1
+
+
+async def _flush(self: Any) -> None:
+    while self.size or getattr(self, "_salesfloor_in_flight", 0):
+        if self.state != "running" and self.size:
+            raise RuntimeError("Cannot flush: Producer not Running")
+        self.message_sent.clear()
+        try:
+            await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+        except asyncio.TimeoutError:
+            continue  # still sending: a slow broker is no reason to commit unsent records
+
+
+def install() -> None:
+    """Idempotent: patch `ProducerBuffer` so that `flush()` means flushed."""
+    if ProducerBuffer.flush is not _flush:
+        ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
+        ProducerBuffer.flush = _flush  # type: ignore[method-assign]

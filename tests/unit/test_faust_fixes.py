@@ -1,0 +1,42 @@
+"""Faust's producer buffer: flush() returns only once every buffered message is handed to the client."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+from faust.transport.producer import ProducerBuffer
+
+from streams import faust_fixes
+
+
+class SlowChannel:
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.published: list[Any] = []
+
+    async def publish_message(self, fut: Any, wait: bool = False) -> None:
+        await asyncio.sleep(self.delay)  # a broker connection being set up, a full batch...
+        self.published.append(fut)
+
+
+async def flushed_count(delay: float, messages: int) -> tuple[int, int]:
+    buffer = ProducerBuffer()
+    buffer.app = SimpleNamespace(conf=SimpleNamespace(producer_threaded=False))  # type: ignore[assignment]
+    channel = SlowChannel(delay)
+    await buffer.start()
+    try:
+        for n in range(messages):
+            buffer.put(SimpleNamespace(message=SimpleNamespace(channel=channel), n=n))  # type: ignore[arg-type]
+        await asyncio.sleep(0)  # the background task takes the first message off the queue
+        await buffer.flush()
+        return len(channel.published), messages
+    finally:
+        await buffer.stop()
+
+
+async def test_flush_waits_for_the_message_in_flight_and_for_slow_sends() -> None:
+    faust_fixes.install()
+    assert await flushed_count(delay=0.25, messages=3) == (3, 3)
+    assert await flushed_count(delay=0.0, messages=50) == (50, 50)
