@@ -50,11 +50,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulate = commands.add_parser("simulate", help="produce (or write) a simulated sales floor")
     simulator.configure_simulate(simulate)
-    simulate.set_defaults(run=lambda a, s: asyncio.run(simulator.run_simulate(a, s)))
+    simulate.set_defaults(run=lambda a, s: asyncio.run(_with_topics(simulator.run_simulate, a, s)))
 
     produce = commands.add_parser("produce", help="replay a JSONL file of events into the input topics")
     simulator.configure_produce(produce)
-    produce.set_defaults(run=lambda a, s: asyncio.run(simulator.run_produce(a, s)))
+    produce.set_defaults(run=lambda a, s: asyncio.run(_with_topics(simulator.run_produce, a, s)))
 
     recompute = commands.add_parser("recompute", help="compute every KPI from a JSONL event log (audit)")
     recompute.add_argument("file", type=Path, help="one event JSON object per line")
@@ -70,6 +70,19 @@ def build_parser() -> argparse.ArgumentParser:
                       help="first produce today's events so far as fast as possible")
     demo.set_defaults(run=run_demo)
     return parser
+
+
+async def _with_topics(command: Any, args: argparse.Namespace, settings: Settings) -> int:
+    """Create missing topics first: a producer would auto-create them with broker defaults
+    (targets not compacted)."""
+    if getattr(args, "out", None) is None:
+        from streams.topics import ensure_topics
+
+        try:
+            await ensure_topics(settings)
+        except Exception as exc:  # noqa: BLE001 - the command itself reports an unreachable broker
+            logging.getLogger("salesfloor").debug("could not create topics: %s", exc)
+    return int(await command(args, settings))
 
 
 def _aware_datetime(text: str) -> datetime:

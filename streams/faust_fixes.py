@@ -38,7 +38,11 @@ async def _flush(self: Any) -> None:
 
 
 def install() -> None:
-    """Idempotent: patch `ProducerBuffer` so that `flush()` means flushed."""
+    """Idempotent: patch `ProducerBuffer` so that `flush()` means flushed.
+
+    Also lets the buffer hold 1,000 messages instead of 100 before the stream waits for it: a batch of
+    table updates is bigger than 100, and each overflow logged a warning and flushed synchronously."""
+    ProducerBuffer.max_messages = 1000
     if ProducerBuffer.flush is not _flush:
         ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
         ProducerBuffer.flush = _flush  # type: ignore[method-assign]
