@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from aiokafka.partitioner import murmur2
+
 from agents.activity import add_calls, add_email
 from agents.contributions import (
     AWAITING_SINCE,
@@ -84,17 +86,22 @@ def contribution(key: str, events: list[CompactEvent], clock: BucketClock, sla_u
     return out.out
 
 
-def apply_events(state: dict[str, Any] | None, events: Iterable[CompactEvent]) -> tuple[dict[str, Any], int]:
-    """Add the events not seen before to an entity state; returns the state and how many were new."""
+def apply_events(state: dict[str, Any] | None, events: Iterable[CompactEvent]) -> tuple[dict[str, Any], set[str]]:
+    """Add the events not seen before to an entity state; returns the state and the ids added."""
     stored: list[CompactEvent] = list(state["e"]) if state else []
     seen = {e["i"] for e in stored}
-    added = 0
+    added: set[str] = set()
     for event in events:
         if event["i"] not in seen:
             seen.add(event["i"])
             stored.append(event)
-            added += 1
+            added.add(event["i"])
     return {"e": stored}, added
+
+
+def entity_partition(key: str, partitions: int) -> int:
+    """The entity topic partition of an entity, as Kafka's default partitioner would pick it."""
+    return (murmur2(key.encode()) & 0x7FFFFFFF) % partitions
 
 
 @dataclass

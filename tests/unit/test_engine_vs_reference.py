@@ -5,7 +5,6 @@ equal the independent reference computation over the same events, in any arrival
 from __future__ import annotations
 
 import random
-import zlib
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -14,7 +13,15 @@ import orjson
 import pytest
 
 from agents.contributions import ALL, BucketClock, difference
-from agents.entity_state import SEP, PartialAggregates, apply_events, compact, contribution, entity_keys
+from agents.entity_state import (
+    SEP,
+    PartialAggregates,
+    apply_events,
+    compact,
+    contribution,
+    entity_keys,
+    entity_partition,
+)
 from agents.kpis import series_for
 from agents.view import AggregateView
 from streams import reference
@@ -52,7 +59,7 @@ def run_engine(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 30
         if event["a"] < now_us - retention_us:
             continue
         for entity in entity_keys(event):
-            partition = zlib.crc32(entity.encode()) % PARTITIONS
+            partition = entity_partition(entity, PARTITIONS)
             state = entities.get(f"{partition}{SEP}{entity}")
             new_state, added = apply_events(state, (event,))
             if not added:
