@@ -31,6 +31,9 @@ class BucketClock:
     def __init__(self, zone: ZoneInfo) -> None:
         self.zone = zone
         self._day_of_hour: dict[int, str] = {}
+        # Minute buckets only serve `last_60m`; older ones are not worth computing or shipping.
+        # The worker moves this forward on the wall clock (two hours back); 0 keeps every minute.
+        self.first_minute = 0
 
     def day(self, at_us: int) -> str:
         hour = at_us // 3_600_000_000
@@ -83,10 +86,13 @@ class ContributionBuilder:
     def add(self, team: str, rep: str, at_us: int, field: str, value: int = 1) -> None:
         """A windowed value at event time `at_us`: in its day and minute buckets, at every level."""
         day = self.clock.day(at_us)
-        minute = BucketClock.minute(at_us)
-        for level_team, level_rep in ((team, rep), (team, ALL), (ALL, ALL)):
+        levels = ((team, rep), (team, ALL), (ALL, ALL))
+        for level_team, level_rep in levels:
             self._put((level_team, level_rep, day, field), value)
-            self._put((level_team, level_rep, minute, field), value)
+        if at_us // MINUTE_US >= self.clock.first_minute:
+            minute = f"m{at_us // MINUTE_US}"
+            for level_team, level_rep in levels:
+                self._put((level_team, level_rep, minute, field), value)
 
     def add_live(self, team: str, rep: str, field: str, value: int = 1) -> None:
         for level_team, level_rep in ((team, rep), (team, ALL), (ALL, ALL)):

@@ -30,7 +30,7 @@ from agents.entity_state import (
     entity_partition,
     expired_entity,
 )
-from agents.exporter import KpiCollector, LagCollector
+from agents.exporter import KpiCollector, LagCollector, aggregate_partition
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
 from agents.view import AggregateView
@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 INGEST_BATCH = 500
 INGEST_WITHIN_S = 0.05
+MINUTES_KEPT_US = 7_200_000_000  # minute buckets serve last_60m; two hours leave room for late events
+SHIP_CHUNK = 1000  # snapshots per message, well under Kafka's 1 MB message limit
 
 
 @dataclass
@@ -64,6 +66,7 @@ class Pipeline:
         s, app = self.settings, self.app
         self.metrics = OpsMetrics.create(self.registry)
         self.clock = BucketClock(s.zone)
+        self._advance_minutes()
         self.sla_us = int(s.lead_sla_seconds * 1_000_000)
         self.input_topic = app.topic(
             *(topic_name(s.topic_prefix, t) for t in INPUT_TOPICS),
@@ -275,6 +278,7 @@ class Pipeline:
         rebuilt: dict[int, PartialAggregates] = {p: PartialAggregates() for p in assigned}
         versions: dict[int, int] = {}
         clock, sla_us = self.clock, self.sla_us
+        self._advance_minutes()
         self.deadlines = {}
         for table_key, state in self.entities.items():
             partition_text, _, key = table_key.partition(SEP)
@@ -307,9 +311,16 @@ class Pipeline:
         for partition in self.assigned_aggregate_partitions():
             self.aggregate_topic.send_soon(key=b"", value=request, partition=partition)
 
+    def _advance_minutes(self) -> None:
+        self.clock.first_minute = (now_us() - MINUTES_KEPT_US) // 60_000_000
+
     async def _ship(self) -> None:
-        """Send each changed partial bucket to its team/rep's aggregate partition, versioned by offset."""
+        """Send each changed partial bucket to its team/rep's aggregate partition, versioned by offset,
+        in one message per aggregate partition."""
+        self._advance_minutes()
         assigned = self._assigned(self.entity_topic.get_topic_name())
+        partitions = self.settings.partitions
+        outgoing: dict[int, list[list[Any]]] = {}
         for partition in list(self.partials):
             if partition not in assigned:
                 del self.partials[partition]
@@ -319,31 +330,35 @@ class Pipeline:
             if version is None:
                 continue
             for team, rep, bucket in partial.take_dirty():
-                self.aggregate_topic.send_soon(
-                    key=f"{team}{SEP}{rep}".encode(),
-                    value={"p": partition, "v": version, "t": team, "r": rep, "b": bucket,
-                           "f": partial.snapshot((team, rep, bucket))},
-                )
+                snapshot = [partition, version, team, rep, bucket, partial.snapshot((team, rep, bucket))]
+                outgoing.setdefault(aggregate_partition(team, rep, partitions), []).append(snapshot)
+        for target, snapshots in outgoing.items():
+            for start in range(0, len(snapshots), SHIP_CHUNK):
+                self.aggregate_topic.send_soon(key=None, value={"s": snapshots[start:start + SHIP_CHUNK]},
+                                               partition=target)
 
     # -- aggregates ----------------------------------------------------------------------------
 
     async def _process_aggregates(self, stream: faust.StreamT[dict[str, Any]]) -> None:
         """Keep the newest snapshot of each bucket from each entity partition (idempotent by version)."""
-        table = self.aggregates
+        table, view = self.aggregates, self.view
         async for event in stream.events():
             value = event.value
-            if "t" not in value:
-                self._expire_aggregates(event.message.partition, Horizon(value["day"], value["minute"]))
+            partition = event.message.partition
+            snapshots = value.get("s")
+            if snapshots is None:
+                self._expire_aggregates(partition, Horizon(value["day"], value["minute"]))
                 continue
-            table_key = SEP.join((value["t"], value["r"], value["b"]))
-            record = table.get(table_key) or {}
-            source = str(value["p"])
-            current = record.get(source)
-            if current is not None and current[0] > value["v"]:
-                continue
-            record = {**record, source: [value["v"], value["f"]]}
-            table[table_key] = record
-            self.view.put(event.message.partition, value["t"], value["r"], value["b"], record)
+            for source_partition, version, team, rep, bucket, fields in snapshots:
+                table_key = SEP.join((team, rep, bucket))
+                record = table.get(table_key) or {}
+                source = str(source_partition)
+                current = record.get(source)
+                if current is not None and current[0] > version:
+                    continue
+                record = {**record, source: [version, fields]}
+                table[table_key] = record
+                view.put(partition, team, rep, bucket, record)
 
     def _expire_aggregates(self, partition: int, horizon: Horizon) -> None:
         table, expired = self.aggregates, 0
