@@ -36,7 +36,7 @@ from agents.ops_metrics import OpsMetrics
 from agents.view import AggregateView
 from agents.web import install_web
 from streams.errors import InvalidEvent
-from streams.records import decode_event, event_type
+from streams.records import decode_event
 from streams.settings import Settings
 from streams.topics import INPUT_TOPICS, topic_name
 
@@ -102,6 +102,7 @@ class Pipeline:
         its entities, one message per entity partition and batch (the entity stage then pays Faust's
         per-message cost once per batch, not once per event)."""
         s, metrics = self.settings, self.metrics
+        event_counters: dict[tuple[str, str], Any] = {}
         async for events in stream.take_events(INGEST_BATCH, within=INGEST_WITHIN_S):
             routed: dict[int, list[list[Any]]] = {}
             now = now_us()
@@ -120,7 +121,11 @@ class Pipeline:
                 for n, key in enumerate(entity_keys(compact_event)):
                     item = [key, compact_event, topic, n == 0]
                     routed.setdefault(entity_partition(key, s.partitions), []).append(item)
-                metrics.events.labels(topic, event_type(record)).inc()
+                counted = event_counters.get((topic, compact_event["y"]))
+                if counted is None:
+                    counted = event_counters[(topic, compact_event["y"])] = metrics.events.labels(
+                        topic, compact_event["y"])
+                counted.inc()
                 metrics.delay.observe(max(0.0, (now - record.at_us) / 1_000_000))
             for partition, items in routed.items():
                 await self.entity_topic.send(key=None, value={"b": items}, partition=partition)
