@@ -23,6 +23,7 @@ class OpsMetrics:
     late: Counter
     delay: Histogram
     breaches: Counter
+    deadletter_failed: Counter
 
     def initialise(self, prefix: str, thresholds: Iterable[int]) -> None:
         """Export every known series from the start, at 0, so rates and alerts see them."""
@@ -54,4 +55,7 @@ class OpsMetrics:
                             buckets=DELAY_BUCKETS, registry=registry),
             breaches=Counter("salesfloor_lead_sla_breaches", "Lead response SLA breach alerts emitted.",
                              ["team", "threshold"], registry=registry),
+            deadletter_failed=Counter("salesfloor_consumer_deadletter_failures",
+                                      "Rejected messages that could not be written to the dead-letter topic.",
+                                      registry=registry),
         )

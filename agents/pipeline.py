@@ -8,7 +8,10 @@ the partition of its entity key, aggregate state in the partition of its team/re
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +48,8 @@ log = logging.getLogger(__name__)
 INGEST_BATCH = 500
 INGEST_WITHIN_S = 0.05
 MINUTES_KEPT_US = 7_200_000_000  # minute buckets serve last_60m; two hours leave room for late events
-SHIP_CHUNK = 1000  # snapshots per message, well under Kafka's 1 MB message limit
+SHIP_CHUNK = 1000
+BROKER_PROBE_S = 2.0  # snapshots per message, well under Kafka's 1 MB message limit
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Pipeline:
     deadlines: dict[int, Deadlines] = field(default_factory=dict)
     alerted: set[tuple[str, int]] | None = None  # (lead id, threshold) already in the alerts topic
     _loading: asyncio.Future[None] | None = None
+    broker_seen_at: float = 0.0  # monotonic time of the last successful metadata request
+    caught_up_at: float = 0.0  # monotonic time when every assigned partition was last read to its end
 
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
@@ -90,6 +96,7 @@ class Pipeline:
         app.timer(s.flush_interval_seconds, name="ship-partials")(self._ship)
         app.timer(s.expiry_interval_seconds, name="expire")(self._send_expiry)
         app.timer(1.0, name="raise-alerts")(self._raise_alerts)
+        app.timer(BROKER_PROBE_S, name="probe-broker")(self._probe_broker)
         self.registry.register(KpiCollector(self))
         self.registry.register(LagCollector(app))
         self.metrics.initialise(s.topic_prefix, s.thresholds)
@@ -131,23 +138,16 @@ class Pipeline:
                 await self.entity_topic.send(key=None, value={"b": items}, partition=partition)
 
     async def _reject(self, message: Any, exc: InvalidEvent) -> None:
-        raw: bytes = message.value if isinstance(message.value, bytes) else b""
+        """Dead-letter a rejected message with its reason; never raises, so one message cannot stop
+        ingestion. Values too big for a Kafka record are cut, with their size and SHA-256."""
+        topic, partition, offset = message.topic, message.partition, message.offset
+        log.warning("rejected %s[%d]@%d: %s", topic, partition, offset, exc)
+        self.metrics.rejected.labels(topic, exc.reason).inc()
         try:
-            value: str = raw.decode("utf-8")
-            encoding = "text"
-        except UnicodeDecodeError:
-            import base64
-
-            value, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-        key = message.key
-        dead = {
-            "topic": message.topic, "partition": message.partition, "offset": message.offset,
-            "key": key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key,
-            "value": value, "value_encoding": encoding, "error": str(exc), "reason": exc.reason,
-        }
-        log.warning("rejected %s[%d]@%d: %s", message.topic, message.partition, message.offset, exc)
-        await self.deadletter.send(key=key, value=dead)
-        self.metrics.rejected.labels(message.topic, exc.reason).inc()
+            await self.deadletter.send(key=message.key, value=deadletter_record(message, exc))
+        except Exception:  # noqa: BLE001 - logged and counted; the input offset moves on
+            log.exception("could not dead-letter %s[%d]@%d", topic, partition, offset)
+            self.metrics.deadletter_failed.inc()
 
     # -- entities ------------------------------------------------------------------------------
 
@@ -316,6 +316,16 @@ class Pipeline:
         for partition in self.assigned_aggregate_partitions():
             self.aggregate_topic.send_soon(key=b"", value=request, partition=partition)
 
+    async def _probe_broker(self) -> None:
+        """Ask the broker for metadata: health turns not-ready while it does not answer."""
+        try:
+            client = self.app.producer._ensure_producer().client  # noqa: SLF001 - aiokafka's client
+            await asyncio.wait_for(client.fetch_all_metadata(), timeout=BROKER_PROBE_S)
+        except Exception as exc:  # noqa: BLE001 - any failure means not reachable right now
+            log.debug("broker probe failed: %s", exc)
+        else:
+            self.broker_seen_at = time.monotonic()
+
     def _advance_minutes(self) -> None:
         self.clock.first_minute = (now_us() - MINUTES_KEPT_US) // 60_000_000
 
@@ -386,3 +396,25 @@ class Pipeline:
     def assigned_aggregate_partitions(self) -> set[int]:
         return self._assigned(self.aggregate_topic.get_topic_name())
 
+
+
+DEADLETTER_VALUE_MAX = 100_000  # characters kept: even all-escapes (6 bytes each) stays under 1 MB
+
+
+def deadletter_record(message: Any, exc: InvalidEvent) -> dict[str, Any]:
+    """SPEC §2's `{"topic", "partition", "offset", "key", "value", "error"}` (+ reason, encoding, size)."""
+    raw: bytes = message.value if isinstance(message.value, bytes) else b""
+    try:
+        value, encoding = raw.decode("utf-8"), "text"
+    except UnicodeDecodeError:
+        value, encoding = base64.b64encode(raw).decode("ascii"), "base64"
+    key = message.key
+    record: dict[str, Any] = {
+        "topic": message.topic, "partition": message.partition, "offset": message.offset,
+        "key": key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key,
+        "value": value, "value_encoding": encoding, "error": str(exc)[:1024], "reason": exc.reason,
+    }
+    if len(value) > DEADLETTER_VALUE_MAX:
+        record.update(value=value[:DEADLETTER_VALUE_MAX], value_truncated=True, value_bytes=len(raw),
+                      value_sha256=hashlib.sha256(raw).hexdigest())
+    return record

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -97,12 +98,23 @@ def kpi_document(pipeline: Pipeline, team: str, rep: str, window: str | None, da
     return {"team": team, "rep": rep, "date": day.isoformat() if day else None, "windows": windows, "live": live}
 
 
+BROKER_TIMEOUT_S = 6.0  # health turns not-ready when the broker has not answered this long
+CAUGHT_UP_GRACE_S = 5.0  # a busy floor always has events in flight: ready if caught up this recently
+
+
 def health_document(pipeline: Pipeline) -> dict[str, Any]:
-    """Ready when partitions are assigned and every assigned partition is read up to its end."""
+    """Ready when the broker answers, partitions are assigned and every assigned input partition was
+    read to its end within the last few seconds."""
     lag = consumer_lag(pipeline.app)
+    now = time.monotonic()
     caught_up = bool(lag) and all(v == 0 for v in lag.values())
+    if caught_up:
+        pipeline.caught_up_at = now
+    broker_ok = now - pipeline.broker_seen_at <= BROKER_TIMEOUT_S
+    recently = bool(lag) and now - pipeline.caught_up_at <= CAUGHT_UP_GRACE_S
     return {
-        "ready": caught_up,
+        "ready": broker_ok and recently,
+        "broker_reachable": broker_ok,
         "assigned": [f"{tp.topic}[{tp.partition}]" for tp in sorted(lag)],
         "caught_up": caught_up,
         "lag": {f"{tp.topic}[{tp.partition}]": v for tp, v in sorted(lag.items())},

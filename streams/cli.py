@@ -101,13 +101,35 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.topics import ensure_topics
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    created = asyncio.run(ensure_topics(settings))
+    cause = _LastError()
+    logging.getLogger("aiokafka").addHandler(cause)
+    try:
+        created = asyncio.run(asyncio.wait_for(ensure_topics(settings), timeout=60))
+    except Exception as exc:  # noqa: BLE001 - one line for the operator instead of a traceback
+        detail = cause.message or f"{type(exc).__name__}: {exc}"
+        print(f"salesfloor: error: cannot use Kafka at {settings.kafka_bootstrap} "
+              f"({settings.kafka_security_protocol}): {detail} "
+              "- check the broker and the SALESFLOOR_KAFKA_* settings", file=sys.stderr)
+        return 2
+    finally:
+        logging.getLogger("aiokafka").removeHandler(cause)
     if created:
         logging.getLogger("salesfloor").warning("created topics %s", ", ".join(created))
     pipeline = Pipeline(settings, create_app(settings))
     worker = faust.Worker(pipeline.app, loglevel=args.loglevel.upper(), quiet=True)
     worker.execute_from_commandline()
     return 0
+
+
+class _LastError(logging.Handler):
+    """Keeps the last error aiokafka logged: its exception only says it could not bootstrap."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.message = ""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.message = " ".join(record.getMessage().split())[:300]
 
 
 def run_recompute(args: argparse.Namespace, settings: Settings) -> int:

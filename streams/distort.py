@@ -427,8 +427,9 @@ async def _values(values: Iterable[bytes] | AsyncIterable[bytes]) -> AsyncIterat
 def _default_producer(settings: Settings) -> Any:
     from aiokafka import AIOKafkaProducer  # type: ignore[import-untyped, unused-ignore]
 
+    # Five minutes before a batch is given up: a broker restart must not cost messages.
     return AIOKafkaProducer(**settings.aiokafka_kwargs(), linger_ms=20, acks="all", enable_idempotence=True,
-                            max_batch_size=256 * 1024)
+                            max_batch_size=256 * 1024, request_timeout_ms=300_000)
 
 
 async def produce(values: Iterable[bytes] | AsyncIterable[bytes], *, settings: Settings, keys: str = "spec",

@@ -1,0 +1,194 @@
+"""Dedicated brokers for the tests that must not share the session broker: ones that are stopped and
+restarted mid-test, or that listen SASL_SSL. Each runs through ``deploy/kafka/kafka.sh`` on its own
+free ports and data dir. Also: throw-away TLS material (a self-signed CA, a broker certificate for
+127.0.0.1/localhost in a PKCS12 keystore, a truststore) and a SCRAM password, made with openssl and keytool.
+
+A broker that cannot be started is a test failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+KAFKA_SH = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
+START_TIMEOUT_S = int(os.environ.get("SALESFLOOR_KAFKA_START_TIMEOUT", "90"))
+
+
+def free_ports(n: int) -> list[int]:
+    """n distinct ports free right now (each socket is held until all are picked)."""
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _run(args: list[str], cwd: Path, what: str) -> None:
+    result = subprocess.run(  # noqa: S603 - openssl/keytool with fixed arguments
+        args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+    if result.returncode != 0:
+        pytest.fail(f"{what} failed ({' '.join(args[:3])}...): {result.stderr.strip()[-2000:]}",
+                    pytrace=False)
+
+
+@dataclass(frozen=True)
+class TlsMaterial:
+    """What `make_tls` wrote into `directory`: the layout SALESFLOOR_KAFKA_TLS_DIR expects, plus the CA
+    certificate for clients and a SCRAM user whose password is only in a file."""
+
+    directory: Path
+    ca_file: Path
+    scram_user: str
+    scram_password_file: Path
+
+    @property
+    def scram_password(self) -> str:
+        return self.scram_password_file.read_text().strip()
+
+
+def make_tls(directory: Path, *, scram_user: str = "salesfloor-worker") -> TlsMaterial:
+    """A self-signed CA, a broker certificate for 127.0.0.1 and localhost signed by it (PKCS12 keystore),
+    a PKCS12 truststore with the CA (keytool), random store passwords and a random SCRAM password."""
+    d = directory
+    d.mkdir(parents=True, exist_ok=True)
+    for name in ("keystore.password", "truststore.password", "scram.password"):
+        # with a trailing newline on purpose: kafka.sh must tolerate it
+        (d / name).write_text(secrets.token_urlsafe(24) + "\n")
+        (d / name).chmod(0o600)
+    _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2",
+          "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=salesfloor test CA",
+          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+         d, "openssl CA")
+    _run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout", "broker.key",
+          "-out", "broker.csr", "-subj", "/CN=localhost"], d, "openssl broker CSR")
+    (d / "broker.ext").write_text(
+        "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
+        "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
+    )
+    _run(["openssl", "x509", "-req", "-sha256", "-days", "2", "-in", "broker.csr", "-CA", "ca.crt",
+          "-CAkey", "ca.key", "-CAcreateserial", "-out", "broker.crt", "-extfile", "broker.ext"],
+         d, "openssl sign broker cert")
+    _run(["openssl", "pkcs12", "-export", "-name", "broker", "-in", "broker.crt", "-inkey", "broker.key",
+          "-certfile", "ca.crt", "-out", "keystore.p12", "-passout", "file:keystore.password"],
+         d, "openssl PKCS12 keystore")
+    _run(["keytool", "-importcert", "-noprompt", "-alias", "salesfloor-ca", "-file", "ca.crt",
+          "-keystore", "truststore.p12", "-storetype", "PKCS12", "-storepass:file", "truststore.password"],
+         d, "keytool truststore")
+    for name in ("ca.key", "broker.key"):
+        (d / name).chmod(0o600)
+    return TlsMaterial(directory=d, ca_file=d / "ca.crt", scram_user=scram_user,
+                       scram_password_file=d / "scram.password")
+
+
+@dataclass
+class DedicatedBroker:
+    """A single-node broker of its own (kafka.sh), PLAINTEXT on `port` and, with TLS material, SASL_SSL
+    (SCRAM-SHA-512) on `sasl_port`. The data dir survives `stop()`/`start()`, as a real restart does."""
+
+    data_dir: Path
+    tls: TlsMaterial | None = None
+    ports: list[int] = field(default_factory=lambda: free_ports(3))
+
+    @property
+    def port(self) -> int:
+        return self.ports[0]
+
+    @property
+    def controller_port(self) -> int:
+        return self.ports[1]
+
+    @property
+    def sasl_port(self) -> int:
+        return self.ports[2]
+
+    @property
+    def bootstrap(self) -> str:
+        """The PLAINTEXT (admin) listener."""
+        return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_bootstrap(self) -> str:
+        assert self.tls is not None
+        return f"127.0.0.1:{self.sasl_port}"
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SALESFLOOR_KAFKA")}
+        env.update({
+            "SALESFLOOR_KAFKA_PORT": str(self.port),
+            "SALESFLOOR_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+            "SALESFLOOR_KAFKA_DATA": str(self.data_dir),
+            "SALESFLOOR_KAFKA_START_TIMEOUT": str(START_TIMEOUT_S),
+        })
+        if self.tls is not None:
+            env.update({
+                "SALESFLOOR_KAFKA_SASL_SSL_PORT": str(self.sasl_port),
+                "SALESFLOOR_KAFKA_TLS_DIR": str(self.tls.directory),
+                "SALESFLOOR_KAFKA_SCRAM_USER": self.tls.scram_user,
+                "SALESFLOOR_KAFKA_SCRAM_PASSWORD_FILE": str(self.tls.scram_password_file),
+            })
+        return env
+
+    def _kafka_sh(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: S603 - fixed script path
+            [str(KAFKA_SH), command], env=self.env(), cwd=REPO_ROOT, capture_output=True, text=True,
+            timeout=timeout, check=False,
+        )
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            text = (self.data_dir / "kafka.log").read_text(errors="replace").splitlines()
+        except OSError as exc:
+            return f"(no broker log: {exc})"
+        return "\n".join(text[-lines:])
+
+    def start(self) -> float:
+        """Start (or restart) the broker and wait until it is ready; returns the seconds it took."""
+        t0 = time.monotonic()
+        try:
+            result = self._kafka_sh("start", START_TIMEOUT_S + 300)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            pytest.fail(f"kafka.sh start hung\n{self.log_tail()}", pytrace=False)
+        if result.returncode != 0:
+            self.stop()
+            pytest.fail(f"kafka.sh start failed ({result.returncode}): {result.stderr.strip()}\n"
+                        f"{self.log_tail()}", pytrace=False)
+        return time.monotonic() - t0
+
+    def stop(self) -> float:
+        """Stop it (SIGTERM, SIGKILL after 30 s); returns the seconds it took."""
+        t0 = time.monotonic()
+        result = self._kafka_sh("stop", 90)
+        assert result.returncode == 0, result.stderr
+        return time.monotonic() - t0
+
+    def running(self) -> bool:
+        return self._kafka_sh("status", 30).returncode == 0
+
+
+@contextmanager
+def dedicated_broker(data_dir: Path, tls: TlsMaterial | None = None) -> Iterator[DedicatedBroker]:
+    """A started DedicatedBroker, stopped on exit whatever happened."""
+    broker = DedicatedBroker(data_dir=data_dir, tls=tls)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
