@@ -27,6 +27,7 @@ from aiohttp.web import Response, StreamResponse
 from agents.contributions import ALL
 from agents.exporter import aggregate_partition, consumer_lag
 from agents.kpis import now_us, series_for, sum_fields, targets, window_buckets, windowed
+from agents.web import api_shape
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
@@ -265,20 +266,3 @@ class Board:
         lagging = not any(ok for _, ok in samples) and (now - samples[0][0] >= LAG_GRACE_S or not lag)
         return {"ready": caught_up, "caught_up": caught_up, "lagging": lagging,
                 "lag": sum(v for v in lag.values() if v > 0), "partitions": len(lag)}
-
-
-def api_shape(series: Any) -> dict[str, Any]:
-    """Series of one team/rep as `/api/kpis` shapes them: windows → metric → value (stat → value)."""
-    windows: dict[str, dict[str, Any]] = {}
-    live: dict[str, float] = {}
-    for metric, labels, value in series:
-        name = metric.removeprefix("salesfloor_")
-        if "window" not in labels:
-            live[name] = value
-            continue
-        values = windows.setdefault(labels["window"], {})
-        if "stat" in labels:
-            values.setdefault(name, {})[labels["stat"]] = value
-        else:
-            values[name] = value
-    return {"windows": windows, "live": live}

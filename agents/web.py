@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -13,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.contributions import ALL
 from agents.exporter import aggregate_partition, consumer_lag, owned_series
-from agents.kpis import WINDOWS
+from agents.kpis import WINDOWS, Series
 
 if TYPE_CHECKING:
     from agents.pipeline import Pipeline
@@ -79,23 +80,29 @@ async def forward(web: Any, owner: str, request: Any) -> Any:
 
 def kpi_document(pipeline: Pipeline, team: str, rep: str, window: str | None, day: date | None) -> dict[str, Any]:
     """Every KPI of one team/rep as JSON: windows → metric → value (stat → value for percentiles)."""
+    series = [
+        (metric, labels, value) for metric, labels, value in owned_series(pipeline, day=day)
+        if labels.get("team") == team and labels.get("rep", ALL) == rep
+        and (window is None or labels.get("window", window) == window)
+    ]
+    return {"team": team, "rep": rep, "date": day.isoformat() if day else None, **api_shape(series)}
+
+
+def api_shape(series: Iterable[Series]) -> dict[str, Any]:
+    """Series of one team/rep as `/api/kpis` shapes them: windows → metric → value (stat → value)."""
     windows: dict[str, dict[str, Any]] = {}
     live: dict[str, float] = {}
-    for metric, labels, value in owned_series(pipeline, day=day):
-        if labels.get("team") != team or labels.get("rep", ALL) != rep:
-            continue
+    for metric, labels, value in series:
         name = metric.removeprefix("salesfloor_")
         if "window" not in labels:
             live[name] = value
-            continue
-        if window is not None and labels["window"] != window:
             continue
         values = windows.setdefault(labels["window"], {})
         if "stat" in labels:
             values.setdefault(name, {})[labels["stat"]] = value
         else:
             values[name] = value
-    return {"team": team, "rep": rep, "date": day.isoformat() if day else None, "windows": windows, "live": live}
+    return {"windows": windows, "live": live}
 
 
 BROKER_TIMEOUT_S = 6.0  # health turns not-ready when the broker has not answered this long

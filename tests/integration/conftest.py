@@ -10,13 +10,14 @@ A broker that cannot be started is a test FAILURE, never a skip.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
+
+from tests.integration.brokers import free_ports
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -30,20 +31,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.path.resolve().is_relative_to(HERE):
             item.add_marker(pytest.mark.integration)
-
-
-def _free_ports(n: int) -> list[int]:
-    """n distinct ports the OS considers free right now (all sockets held until all are picked)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def _log_tail(data_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
@@ -75,7 +62,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield existing
         return
 
-    port, controller_port = _free_ports(2)
+    port, controller_port = free_ports(2)
     data_dir = tmp_path_factory.mktemp("kafka")
     env = {
         **os.environ,
