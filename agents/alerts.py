@@ -75,5 +75,10 @@ class Deadlines:
             due.append((threshold, lead_key))
         return due
 
+    def retry(self, due: list[tuple[int, str]], at_us: int) -> None:
+        """Put back alerts that could not be sent, due again right away."""
+        for threshold, lead_key in due:
+            heapq.heappush(self.heap, (at_us, threshold, lead_key))
+
     def __len__(self) -> int:
         return len(self.heap)

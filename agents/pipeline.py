@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,9 +95,9 @@ class Pipeline:
         app.agent(self.input_topic, name="ingest")(self._ingest)
         app.agent(self.entity_topic, name="entities")(self._process_entities)
         app.agent(self.aggregate_topic, name="aggregates")(self._process_aggregates)
-        app.timer(s.flush_interval_seconds, name="ship-partials")(self._ship)
-        app.timer(s.expiry_interval_seconds, name="expire")(self._send_expiry)
-        app.timer(1.0, name="raise-alerts")(self._raise_alerts)
+        app.timer(s.flush_interval_seconds, name="ship-partials")(logged(self._ship))
+        app.timer(s.expiry_interval_seconds, name="expire")(logged(self._send_expiry))
+        app.timer(1.0, name="raise-alerts")(logged(self._raise_alerts))
         app.timer(BROKER_PROBE_S, name="probe-broker")(self._probe_broker)
         self.registry.register(KpiCollector(self))
         self.registry.register(LagCollector(app))
@@ -201,7 +203,8 @@ class Pipeline:
 
     async def _raise_alerts(self) -> None:
         """Send the alerts that fell due, each once: skipped when already in the alerts topic."""
-        if self.alerted is None:
+        alerted = self.alerted
+        if alerted is None:
             if self._loading is None or self._loading.done():
                 self._loading = asyncio.ensure_future(self._load_alerted())
             return  # still reading back what was sent before
@@ -210,17 +213,24 @@ class Pipeline:
         for partition, deadlines in list(self.deadlines.items()):
             if partition not in assigned:
                 continue
-            for threshold, lead_key in deadlines.pop_due(now):
+            due = deadlines.pop_due(now)
+            for n, (threshold, lead_key) in enumerate(due):
+                if self.alerted is not alerted:
+                    return  # a rebalance rebuilt the deadlines and reads the sent alerts back
                 lead_id = lead_key[1:]
-                if (lead_id, threshold) in self.alerted:
+                if (lead_id, threshold) in alerted:
                     continue
                 state = self.entities.get(f"{partition}{SEP}{lead_key}")
                 if state is None or waiting_since(state["e"]) is None:
                     continue
                 alert = alert_for(lead_key, state["e"], threshold, now_us())
-                sent = await self.alerts.send(key=lead_id.encode(), value=alert)
-                await sent
-                self.alerted.add((lead_id, threshold))
+                try:
+                    await (await self.alerts.send(key=lead_id.encode(), value=alert))
+                except Exception:  # noqa: BLE001 - the broker is away: try these again next round
+                    log.exception("could not send alerts; retrying")
+                    deadlines.retry(due[n:], now)
+                    return
+                alerted.add((lead_id, threshold))
                 for team in (alert["team_id"], ALL):
                     self.metrics.breaches.labels(team, str(threshold)).inc()
 
@@ -396,6 +406,20 @@ class Pipeline:
     def assigned_aggregate_partitions(self) -> set[int]:
         return self._assigned(self.aggregate_topic.get_topic_name())
 
+
+
+def logged(tick: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    """A timer body whose failure is logged and retried at the next tick: Faust stops the whole
+    worker when a timer raises."""
+
+    @functools.wraps(tick)
+    async def run() -> None:
+        try:
+            await tick()
+        except Exception:  # noqa: BLE001 - see the docstring
+            log.exception("%s failed; retrying at the next tick", tick.__name__)
+
+    return run
 
 
 DEADLETTER_VALUE_MAX = 100_000  # characters kept: even all-escapes (6 bytes each) stays under 1 MB

@@ -50,3 +50,12 @@ def test_alert_names_the_current_owner() -> None:
         "rep_id": "bob", "created_at": "1970-01-01T00:00:10.000Z", "threshold_s": 300,
         "detected_at": "1970-01-01T00:05:11.000Z",
     }
+
+
+def test_alerts_that_could_not_be_sent_are_due_again() -> None:
+    deadlines = Deadlines()
+    deadlines.watch("LA", created_us=0, thresholds=(300,), oldest_due_us=0)
+    due = deadlines.pop_due(now_us=400 * S)
+    assert due == [(300, "LA")] and deadlines.pop_due(now_us=401 * S) == []
+    deadlines.retry(due, 401 * S)
+    assert deadlines.pop_due(now_us=401 * S) == [(300, "LA")]
