@@ -56,15 +56,18 @@ def aggregate_partition(team: str, rep: str, partitions: int) -> int:
 
 
 def cap_reps(keys: list[tuple[str, str]], max_reps: int) -> tuple[list[tuple[str, str]], dict[str, list[str]]]:
-    """Keep at most `max_reps` distinct reps as their own series; fold the rest into `_other` per team."""
-    reps = sorted({rep for _, rep in keys if rep != ALL})
+    """Keep at most `max_reps` distinct reps as their own series; fold the rest into `_other` per team.
+
+    Reserved names (`_all`, `_unassigned`: ids never start with `_`) are aggregates, not reps: they
+    neither count toward the limit nor get folded."""
+    reps = sorted({rep for _, rep in keys if not rep.startswith("_")})
     if len(reps) <= max_reps:
         return keys, {}
     allowed = set(reps[:max_reps])
     kept: list[tuple[str, str]] = []
     folded: dict[str, list[str]] = {}
     for team, rep in keys:
-        if rep == ALL or rep in allowed:
+        if rep.startswith("_") or rep in allowed:
             kept.append((team, rep))
         else:
             folded.setdefault(team, []).append(rep)

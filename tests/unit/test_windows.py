@@ -88,3 +88,10 @@ def test_reps_past_the_limit_are_folded_into_other() -> None:
     assert ("north", "ann") in kept and ("north", "bob") in kept and ("south", "cat") not in kept
     assert folded == {"south": ["cat"]}
     assert cap_reps(keys, max_reps=3) == (keys, {})
+
+
+def test_reserved_names_do_not_count_toward_the_rep_limit() -> None:
+    keys = [("north", ALL), ("north", "_unassigned"), ("north", "ann"), ("north", "bob")]
+    assert cap_reps(keys, max_reps=2) == (keys, {})
+    kept, folded = cap_reps(keys, max_reps=1)
+    assert ("north", "_unassigned") in kept and folded == {"north": ["bob"]}
