@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
 
 from agents import activity as act
 from agents import leads as ld
@@ -53,12 +54,20 @@ RATIOS: tuple[tuple[str, str, tuple[str, ...], int], ...] = (
 def window_buckets(window: str, now_us: int, clock: BucketClock, day: date | None = None) -> tuple[str, ...]:
     """Bucket names making up a window: one day, the days of a month, or sixty minutes."""
     if window == "last_60m":
-        current = now_us // MINUTE_US
-        return tuple(f"m{m}" for m in range(current - 59, current + 1))
+        return minute_buckets(now_us // MINUTE_US)
     today = day or date.fromisoformat(clock.day(now_us)[1:])
     if window == "today":
         return ("d" + today.isoformat(),)
-    first = today.replace(day=1)
+    return month_buckets(today.replace(day=1))
+
+
+@lru_cache(maxsize=4)  # every team/rep of a scrape asks for the same few
+def minute_buckets(current: int) -> tuple[str, ...]:
+    return tuple(f"m{m}" for m in range(current - 59, current + 1))
+
+
+@lru_cache(maxsize=16)
+def month_buckets(first: date) -> tuple[str, ...]:
     following = (first + timedelta(days=32)).replace(day=1)
     return tuple("d" + (first + timedelta(days=n)).isoformat() for n in range((following - first).days))
 

@@ -14,11 +14,18 @@ class AggregateView:
     def __init__(self) -> None:
         self.buckets: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
         self.partition_of: dict[tuple[str, str], int] = {}
+        self.puts: dict[tuple[str, str], int] = {}
 
     def put(self, partition: int, team: str, rep: str, bucket: str, record: Mapping[str, Any]) -> None:
         key = (team, rep)
         self.partition_of[key] = partition
         self.buckets.setdefault(key, {})[bucket] = merge(record)
+        self.puts[key] = self.puts.get(key, 0) + 1
+
+    def version(self, key: tuple[str, str]) -> tuple[int, int]:
+        """Differs from an earlier value whenever the key's buckets may have changed since, so readers
+        can cache what they derive: every put counts, and expiry deletes buckets in place (fewer)."""
+        return self.puts.get(key, 0), len(self.buckets.get(key, ()))
 
 
 def merge(record: Mapping[str, Any]) -> dict[str, int]:

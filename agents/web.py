@@ -13,7 +13,7 @@ from faust.types import TP
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from agents.contributions import ALL
-from agents.exporter import aggregate_partition, consumer_lag, owned_series
+from agents.exporter import KpiExposition, RegistryWithoutKpis, aggregate_partition, consumer_lag, key_series
 from agents.kpis import WINDOWS, Series
 
 if TYPE_CHECKING:
@@ -24,10 +24,13 @@ def install_web(pipeline: Pipeline) -> None:
     from agents.wallboard import install_wallboard
 
     app = pipeline.app
+    kpi_text = KpiExposition(pipeline)
+    others = RegistryWithoutKpis(pipeline.registry)
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        body = generate_latest(pipeline.registry)
+        kpis = await kpi_text.render()
+        body = generate_latest(others) + kpis.encode()
         return Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     @app.page("/api/kpis")
@@ -81,9 +84,8 @@ async def forward(web: Any, owner: str, request: Any) -> Any:
 def kpi_document(pipeline: Pipeline, team: str, rep: str, window: str | None, day: date | None) -> dict[str, Any]:
     """Every KPI of one team/rep as JSON: windows → metric → value (stat → value for percentiles)."""
     series = [
-        (metric, labels, value) for metric, labels, value in owned_series(pipeline, day=day)
-        if labels.get("team") == team and labels.get("rep", ALL) == rep
-        and (window is None or labels.get("window", window) == window)
+        (metric, labels, value) for metric, labels, value in key_series(pipeline, team, rep, day=day)
+        if window is None or labels.get("window", window) == window
     ]
     return {"team": team, "rep": rep, "date": day.isoformat() if day else None, **api_shape(series)}
 
