@@ -38,6 +38,7 @@ from agents.entity_state import (
 from agents.exporter import KpiCollector, LagCollector, aggregate_partition
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
+from agents.state import BufferedTable, flush_tables
 from agents.view import AggregateView
 from agents.web import install_web
 from streams.errors import InvalidEvent
@@ -88,9 +89,12 @@ class Pipeline:
                                       value_serializer="orjson", partitions=s.partitions, internal=True)
         self.aggregate_topic = app.topic(f"{s.faust_id}-aggregates", key_serializer="raw",
                                          value_serializer="orjson", partitions=s.partitions, internal=True)
-        self.entities = app.Table("entities", partitions=s.partitions, key_type=str)
+        self.entities = app.Table("entities", partitions=s.partitions, key_type=str, value_type=bytes)
         self.aggregates = app.Table("aggregates", partitions=s.partitions, key_type=str,
                                     on_changelog_event=self._on_aggregate_restored)
+        self.entity_state = BufferedTable(self.entities, encode=bytes)  # values are orjson documents
+        self.aggregate_state = BufferedTable(self.aggregates, encode=orjson.dumps)
+        app.salesfloor_before_commit = self._flush_state  # type: ignore[attr-defined] - see faust_fixes
         self.entities.on_recover(self._rebuild_partials)
         app.agent(self.input_topic, name="ingest")(self._ingest)
         app.agent(self.entity_topic, name="entities")(self._process_entities)
@@ -103,6 +107,12 @@ class Pipeline:
         self.registry.register(LagCollector(app))
         self.metrics.initialise(s.topic_prefix, s.thresholds)
         install_web(self)
+
+    async def _flush_state(self) -> None:
+        """Make the tables' state durable; runs right before the consumer commits offsets."""
+        producer = self.app.producer._ensure_producer()  # noqa: SLF001 - aiokafka's producer
+        sent = await flush_tables(producer, [self.entity_state, self.aggregate_state])
+        log.debug("wrote %d changelog records before committing", sent)
 
     # -- ingest --------------------------------------------------------------------------------
 
@@ -155,7 +165,7 @@ class Pipeline:
 
     async def _process_entities(self, stream: faust.StreamT[dict[str, Any]]) -> None:
         """Apply each batch to its entities; move the partition's partial aggregates by the change."""
-        table, clock, sla_us = self.entities, self.clock, self.sla_us
+        table, clock, sla_us = self.entity_state, self.clock, self.sla_us
         async for event in stream.events():
             message, value = event.message, event.value
             partition = message.partition
@@ -170,13 +180,14 @@ class Pipeline:
             partial = self._partial(partition)
             for key, items in by_entity.items():
                 table_key = f"{partition}{SEP}{key}"
-                state = table.get(table_key)
+                stored = table.get(table_key)
+                state = None if stored is None else orjson.loads(stored)
                 new_state, added = apply_events(state, (item[1] for item in items))
                 self._count_duplicates(items, added)
                 if not added:
                     continue
                 new_state["o"] = message.offset
-                table[table_key] = new_state
+                table.put(table_key, partition, orjson.dumps(new_state))
                 old = contribution(key, state["e"], clock, sla_us) if state else {}
                 new = contribution(key, new_state["e"], clock, sla_us)
                 partial.apply(difference(new, old))
@@ -220,7 +231,8 @@ class Pipeline:
                 lead_id = lead_key[1:]
                 if (lead_id, threshold) in alerted:
                     continue
-                state = self.entities.get(f"{partition}{SEP}{lead_key}")
+                stored = self.entity_state.get(f"{partition}{SEP}{lead_key}")
+                state = None if stored is None else orjson.loads(stored)
                 if state is None or waiting_since(state["e"]) is None:
                     continue
                 alert = alert_for(lead_key, state["e"], threshold, now_us())
@@ -270,12 +282,12 @@ class Pipeline:
 
     def _expire_entities(self, partition: int, horizon: Horizon, cutoff_us: int) -> None:
         """Forget entities idle past the retention (unless live) and the partial buckets that expired."""
-        table, prefix = self.entities, f"{partition}{SEP}"
+        table, prefix = self.entity_state, f"{partition}{SEP}"
         forgotten = 0
-        for table_key in [k for k in table.keys() if k.startswith(prefix)]:
-            state = table[table_key]
-            if expired_entity(table_key[len(prefix):], state["e"], cutoff_us, self.clock, self.sla_us):
-                del table[table_key]
+        for table_key, stored in [(k, v) for k, v in table.data.items() if k.startswith(prefix)]:
+            events = orjson.loads(stored)["e"]
+            if expired_entity(table_key[len(prefix):], events, cutoff_us, self.clock, self.sla_us):
+                table.delete(table_key, partition)
                 forgotten += 1
         buckets = self._partial(partition).expire(horizon)
         if forgotten or buckets:
@@ -295,12 +307,13 @@ class Pipeline:
         clock, sla_us = self.clock, self.sla_us
         self._advance_minutes()
         self.deadlines = {}
-        for table_key, state in self.entities.items():
+        for table_key, stored in self.entity_state.data.items():
             partition_text, _, key = table_key.partition(SEP)
             partition = int(partition_text)
             partial = rebuilt.get(partition)
             if partial is None:
                 continue
+            state = orjson.loads(stored)
             partial.apply(contribution(key, state["e"], clock, sla_us))
             versions[partition] = max(versions.get(partition, -1), state.get("o", -1))
             if key[0] == "L":
@@ -366,7 +379,7 @@ class Pipeline:
 
     async def _process_aggregates(self, stream: faust.StreamT[dict[str, Any]]) -> None:
         """Keep the newest snapshot of each bucket from each entity partition (idempotent by version)."""
-        table, view = self.aggregates, self.view
+        table, view = self.aggregate_state, self.view
         async for event in stream.events():
             value = event.value
             partition = event.message.partition
@@ -382,18 +395,18 @@ class Pipeline:
                 if current is not None and current[0] > version:
                     continue
                 record = {**record, source: [version, fields]}
-                table[table_key] = record
+                table.put(table_key, partition, record)
                 view.put(partition, team, rep, bucket, record)
 
     def _expire_aggregates(self, partition: int, horizon: Horizon) -> None:
-        table, expired = self.aggregates, 0
+        table, expired = self.aggregate_state, 0
         for (team, rep), buckets in list(self.view.buckets.items()):
             if self.view.partition_of.get((team, rep)) != partition:
                 continue
             for bucket in [b for b in buckets if not horizon.keeps(b)]:
                 table_key = SEP.join((team, rep, bucket))
-                if table_key in table:
-                    del table[table_key]
+                if table.get(table_key) is not None:
+                    table.delete(table_key, partition)
                 del buckets[bucket]
                 expired += 1
         if expired:

@@ -34,6 +34,11 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 5),
         producer_linger_ms=5,
+        producer_max_batch_size=262_144,  # changelog flushes send large batches (agents/state.py)
+        # Standby replicas buy nothing with the in-memory store: Faust drops their keys when a
+        # recovery completes and replays an active partition from the changelog's start anyway, so
+        # they only double every worker's reading (measured: 2 workers 1.19x of one with, 1.74x without).
+        table_standby_replicas=0,
         producer_acks=-1,
         web_bind=settings.web_host,
         web_port=settings.web_port,

@@ -6,6 +6,9 @@ the producer right before committing offsets, so a commit could cover an event w
 changelog record or routed message was not yet sent; a crash at that moment lost it (seen in the
 scale-out test as one missing call). The fixed flush waits until the queue is empty and nothing is
 in flight; the Kafka client's own flush then waits for the broker's acknowledgement.
+
+It also gives the app a hook that runs before every offset commit (`app.salesfloor_before_commit`):
+the worker writes its buffered table state there (see `agents/state.py`).
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from faust.transport.consumer import Consumer
 from faust.transport.producer import ProducerBuffer
 
 _original_send_pending = ProducerBuffer._send_pending
+_original_commit_offsets = Consumer._commit_offsets
 
 
 async def _send_pending(self: Any, fut: Any) -> None:
@@ -37,6 +42,14 @@ async def _flush(self: Any) -> None:
             continue  # still sending: a slow broker is no reason to commit unsent records
 
 
+async def _commit_offsets(self: Any, offsets: Any, start_new_transaction: bool = True) -> bool:
+    """Runs the app's `salesfloor_before_commit` (state written to changelogs once per commit) first."""
+    before_commit = getattr(self.app, "salesfloor_before_commit", None)
+    if before_commit is not None:
+        await before_commit()
+    return await _original_commit_offsets(self, offsets, start_new_transaction)
+
+
 def install() -> None:
     """Idempotent: patch `ProducerBuffer` so that `flush()` means flushed.
 
@@ -46,3 +59,4 @@ def install() -> None:
     if ProducerBuffer.flush is not _flush:
         ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
         ProducerBuffer.flush = _flush  # type: ignore[method-assign]
+        Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]
