@@ -2,7 +2,9 @@
 difference of two contributions and replays, duplicates and reordering cannot skew a total.
 
 A contribution maps `(team, rep, bucket, field)` to a number. Buckets are `d<YYYY-MM-DD>` (local
-business day), `m<epoch minute>`, `p<YYYY-MM>` (target period) and `live` (state right now).
+business day), `m<epoch minute>`, `p<YYYY-MM>` (target period) and `live` (state right now). A field
+is a name, or, in the team and floor `live` buckets, the creation time (µs, an int) of an awaiting lead
+counted once: a lead's answer then moves that time's count by exactly -1.
 """
 
 from __future__ import annotations
@@ -17,9 +19,8 @@ ALL = "_all"
 UNASSIGNED = "_unassigned"
 LIVE = "live"
 MINUTE_US = 60_000_000
-AWAITING_SINCE = "a@"  # live field prefix: creation time (µs) of an awaiting lead, team level only
 
-Key = tuple[str, str, str, str]
+Key = tuple[str, str, str, str | int]  # team, rep, bucket, field name or awaiting lead's creation µs
 Contribution = dict[Key, int]
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 CompactEvent = dict[str, Any]
@@ -99,9 +100,9 @@ class ContributionBuilder:
             self._put((level_team, level_rep, LIVE, field), value)
 
     def add_awaiting_since(self, team: str, created_us: int) -> None:
-        field = f"{AWAITING_SINCE}{created_us}"
-        self._put((team, ALL, LIVE, field), 1)
-        self._put((ALL, ALL, LIVE, field), 1)
+        """An awaiting lead's creation time, for the team's and the floor's oldest awaiting lead."""
+        self._put((team, ALL, LIVE, created_us), 1)
+        self._put((ALL, ALL, LIVE, created_us), 1)
 
     def set_exact(self, team: str, rep: str, bucket: str, field: str, value: int) -> None:
         """A value for one level only (targets are set per team or per rep, never summed)."""

@@ -8,6 +8,7 @@ aggregates move by the difference.
 
 from __future__ import annotations
 
+import heapq
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -15,7 +16,6 @@ from typing import Any
 
 from agents.activity import add_calls, add_email
 from agents.contributions import (
-    AWAITING_SINCE,
     LIVE,
     BucketClock,
     CompactEvent,
@@ -103,17 +103,77 @@ def entity_partition(key: str, partitions: int) -> int:
     return zlib.crc32(key.encode()) % partitions
 
 
+class AwaitingTimes:
+    """The creation times (µs) of one bucket's awaiting leads, as a multiset whose minimum is read at
+    every ship: a min-heap of ints (8 bytes a lead beside the int), removals set aside until they
+    reach the top or are half the heap, so both the change and the oldest are O(log n) amortized."""
+
+    __slots__ = ("heap", "removed", "stale")
+
+    def __init__(self) -> None:
+        self.heap: list[int] = []
+        self.removed: dict[int, int] = {}  # time -> removals still in the heap (or below zero)
+        self.stale = 0  # removals since the heap was last rebuilt
+
+    def add(self, created_us: int, count: int) -> None:
+        """Move the count of one creation time (a lead's contribution is +1 or -1)."""
+        removed = self.removed
+        if count < 0:
+            removed[created_us] = removed.get(created_us, 0) - count
+            self.stale -= count
+            if self.stale > 16 and 2 * self.stale > len(self.heap):
+                self._rebuild()
+            return
+        pending = removed.pop(created_us, 0)
+        if pending > count:
+            removed[created_us] = pending - count
+        for _ in range(count - pending):
+            heapq.heappush(self.heap, created_us)
+
+    def oldest(self) -> int | None:
+        heap, removed = self.heap, self.removed
+        while heap:
+            pending = removed.get(heap[0])
+            if not pending:
+                return heap[0]
+            if pending == 1:
+                del removed[heap[0]]
+            else:
+                removed[heap[0]] = pending - 1
+            heapq.heappop(heap)
+        return None
+
+    def _rebuild(self) -> None:
+        removed = self.removed
+        kept: list[int] = []
+        for created_us in self.heap:
+            pending = removed.get(created_us)
+            if not pending:
+                kept.append(created_us)
+            elif pending == 1:
+                del removed[created_us]
+            else:
+                removed[created_us] = pending - 1
+        heapq.heapify(kept)
+        self.heap, self.stale = kept, 0
+
+
 @dataclass
 class PartialAggregates:
     """The sum of the contributions of one partition's entities, and which buckets changed."""
 
     buckets: dict[AggregateKey, dict[str, int]] = field(default_factory=dict)
+    awaiting: dict[AggregateKey, AwaitingTimes] = field(default_factory=dict)
     dirty: set[AggregateKey] = field(default_factory=set)
 
     def apply(self, delta: Contribution) -> None:
-        buckets = self.buckets
+        buckets, dirty = self.buckets, self.dirty
         for (team, rep, bucket, name), value in delta.items():
             key = (team, rep, bucket)
+            dirty.add(key)
+            if isinstance(name, int):
+                self._apply_awaiting(key, name, value)
+                continue
             fields = buckets.get(key)
             if fields is None:
                 fields = buckets[key] = {}
@@ -122,22 +182,20 @@ class PartialAggregates:
                 fields[name] = total
             else:
                 fields.pop(name, None)
-            self.dirty.add(key)
+
+    def _apply_awaiting(self, key: AggregateKey, created_us: int, count: int) -> None:
+        times = self.awaiting.get(key)
+        if times is None:
+            times = self.awaiting[key] = AwaitingTimes()
+        times.add(created_us, count)
+        if times.oldest() is None and not times.removed:
+            del self.awaiting[key]
 
     def snapshot(self, key: AggregateKey) -> dict[str, int]:
-        """The fields shipped for a bucket: awaiting leads' creation times reduced to the oldest."""
-        fields = self.buckets.get(key, {})
-        if key[2] != LIVE:
-            return dict(fields)
-        out: dict[str, int] = {}
-        oldest: int | None = None
-        for name, value in fields.items():
-            if name.startswith(AWAITING_SINCE):
-                if value > 0:
-                    created = int(name[len(AWAITING_SINCE):])
-                    oldest = created if oldest is None else min(oldest, created)
-            else:
-                out[name] = value
+        """The fields shipped for a bucket, with the oldest awaiting lead's creation time in live ones."""
+        out = dict(self.buckets.get(key, {}))
+        times = self.awaiting.get(key)
+        oldest = None if times is None else times.oldest()
         if oldest is not None:
             out[OLDEST_AWAITING] = oldest
         return out
@@ -151,6 +209,7 @@ class PartialAggregates:
         expired = [key for key in self.buckets if not horizon.keeps(key[2])]
         for key in expired:
             del self.buckets[key]
+            self.awaiting.pop(key, None)
             self.dirty.discard(key)
         return len(expired)
 

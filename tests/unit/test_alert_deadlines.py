@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from agents.alerts import Deadlines, alert_for, waiting_since
 
 S = 1_000_000
@@ -59,3 +62,76 @@ def test_alerts_that_could_not_be_sent_are_due_again() -> None:
     assert due == [(300, "LA")] and deadlines.pop_due(now_us=401 * S) == []
     deadlines.retry(due, 401 * S)
     assert deadlines.pop_due(now_us=401 * S) == [(300, "LA")]
+
+
+def test_everything_due_pops_in_due_order_each_lead_and_threshold_once() -> None:
+    deadlines = Deadlines()
+    deadlines.watch("LB", created_us=500 * S, thresholds=(3600, 300), oldest_due_us=0)
+    deadlines.watch("LA", created_us=0, thresholds=(300, 3600), oldest_due_us=0)
+    deadlines.watch("LA", created_us=0, thresholds=(300, 3600), oldest_due_us=0)
+    deadlines.watch("LB", created_us=100 * S, thresholds=(300, 3600), oldest_due_us=0)  # already watched
+    assert len(deadlines) == 4
+    assert deadlines.pop_due(now_us=4200 * S) == [(300, "LA"), (300, "LB"), (3600, "LA"), (3600, "LB")]
+    assert deadlines.pop_due(now_us=10**12) == [] and len(deadlines) == 0
+    deadlines.watch("LA", created_us=0, thresholds=(300, 3600), oldest_due_us=0)
+    assert deadlines.pop_due(now_us=10**12) == []
+
+
+def test_one_entry_a_lead_until_its_next_threshold_pops() -> None:
+    deadlines = Deadlines()
+    for n in range(1000):
+        deadlines.watch(f"L{n}", created_us=n * S, thresholds=(300, 3600, 7200), oldest_due_us=0)
+    assert sum(len(queue.heap) for queue in deadlines.queues) == 1000
+    assert len(deadlines) == 3000
+    assert len(deadlines.pop_due(now_us=3605 * S)) == 1000 + 6  # every 300 s, leads 0-5 also 3600 s
+    assert sum(len(queue.heap) for queue in deadlines.queues) == 1000
+    assert len(deadlines) == 3000 - 1006
+
+
+def reference_pops(watches: list[tuple[str, int]], thresholds: tuple[int, ...], oldest_due_us: int,
+                   ticks: list[int]) -> list[list[tuple[int, str]]]:
+    """The plain model: every (lead, threshold) due time of the first watch of a lead, in one sorted list."""
+    pending, seen = [], set()
+    for lead_key, created_us in watches:
+        if lead_key not in seen:
+            seen.add(lead_key)
+            due = [(created_us + t * S, t, lead_key) for t in thresholds]
+            pending += [d for d in due if d[0] >= oldest_due_us]
+    pending.sort()
+    pops = []
+    for now in ticks:
+        pops.append([(t, k) for d, t, k in pending if d <= now])
+        pending = [p for p in pending if p[0] > now]
+    return pops
+
+
+@given(
+    st.lists(st.tuples(st.sampled_from(["LA", "LB", "LC", "LD", "LE"]), st.integers(0, 8000)), max_size=30),
+    st.sets(st.integers(1, 4000), min_size=1, max_size=4),
+    st.integers(0, 6000),
+    st.lists(st.integers(0, 15_000), max_size=6),
+)
+def test_pops_equal_the_plain_model(watches: list[tuple[str, int]], thresholds: set[int], oldest_s: int,
+                                    ticks_s: list[int]) -> None:
+    deadlines = Deadlines()
+    for lead_key, created_s in watches:
+        deadlines.watch(lead_key, created_s * S, tuple(thresholds), oldest_s * S)
+    ticks = [t * S for t in sorted(ticks_s)]
+    expected = reference_pops([(k, c * S) for k, c in watches], tuple(sorted(thresholds)), oldest_s * S, ticks)
+    assert [deadlines.pop_due(now) for now in ticks] == expected
+
+
+def test_alerts_put_back_pop_in_due_order_with_the_others() -> None:
+    deadlines = Deadlines()
+    deadlines.watch("LA", created_us=0, thresholds=(300, 600), oldest_due_us=0)
+    deadlines.watch("LB", created_us=200 * S, thresholds=(300, 600), oldest_due_us=0)
+    assert deadlines.pop_due(now_us=300 * S) == [(300, "LA")]
+    deadlines.retry([(300, "LA")], 550 * S)
+    assert deadlines.pop_due(now_us=700 * S) == [(300, "LB"), (300, "LA"), (600, "LA")]
+    assert len(deadlines) == 1
+
+
+def test_a_breach_due_right_at_the_retention_edge_is_still_raised() -> None:
+    deadlines = Deadlines()
+    deadlines.watch("LA", created_us=1000 * S, thresholds=(300, 3600), oldest_due_us=1300 * S)
+    assert deadlines.pop_due(now_us=1300 * S) == [(300, "LA")]
