@@ -107,9 +107,11 @@ def cap_reps(keys: list[tuple[str, str]], max_reps: int) -> tuple[list[tuple[str
 
 
 def consumer_lag(app: Any) -> dict[TP, int]:
-    """Messages behind the end of each assigned input partition (changelogs are read by recovery)."""
+    """Messages behind the end of each partition this worker reads: the input topics (read by the
+    ingest consumer, agents/ingest.py) and the internal topics (changelogs are read by recovery)."""
     consumer = app.consumer
-    lag: dict[TP, int] = {}
+    ingest = getattr(app, "salesfloor_ingest", None)
+    lag: dict[TP, int] = {TP(tp.topic, tp.partition): v for tp, v in ingest.lag().items()} if ingest else {}
     for tp in app.assignor.assigned_actives():
         if tp.topic.endswith("-changelog"):
             continue

@@ -8,9 +8,7 @@ the partition of its entity key, aggregate state in the partition of its team/re
 from __future__ import annotations
 
 import asyncio
-import base64
 import functools
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -29,27 +27,22 @@ from agents.entity_state import (
     Horizon,
     PartialAggregates,
     apply_events,
-    compact,
     contribution,
-    entity_keys,
-    entity_partition,
     expired_entity,
 )
 from agents.exporter import KpiCollector, LagCollector, aggregate_partition
+from agents.ingest import Ingest, deadletter_record
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
 from agents.state import BufferedTable, flush_tables
+from agents.store import BulkRestoredStore
 from agents.view import AggregateView
 from agents.web import install_web
-from streams.errors import InvalidEvent
-from streams.records import decode_event
 from streams.settings import Settings
 from streams.topics import INPUT_TOPICS, topic_name
 
 log = logging.getLogger(__name__)
 
-INGEST_BATCH = 500
-INGEST_WITHIN_S = 0.05
 MINUTES_KEPT_US = 7_200_000_000  # minute buckets serve last_60m; two hours leave room for late events
 SHIP_CHUNK = 1000
 BROKER_PROBE_S = 2.0  # snapshots per message, well under Kafka's 1 MB message limit
@@ -77,12 +70,6 @@ class Pipeline:
         self.clock = BucketClock(s.zone)
         self._advance_minutes()
         self.sla_us = int(s.lead_sla_seconds * 1_000_000)
-        self.input_topic = app.topic(
-            *(topic_name(s.topic_prefix, t) for t in INPUT_TOPICS),
-            key_serializer="raw", value_serializer="raw", partitions=s.partitions,
-        )
-        self.deadletter = app.topic(topic_name(s.topic_prefix, "deadletter"), key_serializer="raw",
-                                    value_serializer="orjson", partitions=s.partitions)
         self.alerts = app.topic(topic_name(s.topic_prefix, "alerts"), key_serializer="raw",
                                 value_serializer="orjson", partitions=s.partitions)
         self.entity_topic = app.topic(f"{s.faust_id}-entities", key_serializer="raw",
@@ -92,11 +79,23 @@ class Pipeline:
         self.entities = app.Table("entities", partitions=s.partitions, key_type=str, value_type=bytes)
         self.aggregates = app.Table("aggregates", partitions=s.partitions, key_type=str,
                                     on_changelog_event=self._on_aggregate_restored)
-        self.entity_state = BufferedTable(self.entities, encode=bytes)  # values are orjson documents
-        self.aggregate_state = BufferedTable(self.aggregates, encode=orjson.dumps)
+        self.entity_state = BufferedTable(  # values are orjson documents
+            self.entities, encode=bytes, owned=lambda: self._assigned(self.entity_topic.get_topic_name()))
+        self.aggregate_state = BufferedTable(self.aggregates, encode=orjson.dumps,
+                                             owned=self.assigned_aggregate_partitions)
+        BulkRestoredStore.attach(self.entities, partition_of=entity_key_partition, decode_value=bytes,
+                                 consumer_kwargs=s.aiokafka_kwargs(), dirty=lambda: self.entity_state.dirty)
+        BulkRestoredStore.attach(self.aggregates, partition_of=self._aggregate_key_partition,
+                                 decode_value=orjson.loads, consumer_kwargs=s.aiokafka_kwargs(),
+                                 dirty=lambda: self.aggregate_state.dirty, on_restored=self._aggregate_restored)
         app.salesfloor_before_commit = self._flush_state  # type: ignore[attr-defined] - see faust_fixes
         self.entities.on_recover(self._rebuild_partials)
-        app.agent(self.input_topic, name="ingest")(self._ingest)
+        self.ingest = Ingest(s, self.metrics, producer=self.app.producer._ensure_producer,  # noqa: SLF001
+                             topics=[topic_name(s.topic_prefix, t) for t in INPUT_TOPICS],
+                             entity_topic=self.entity_topic.get_topic_name(),
+                             deadletter_topic=topic_name(s.topic_prefix, "deadletter"), reject=deadletter_record)
+        app.salesfloor_ingest = self.ingest  # type: ignore[attr-defined] - its lag is the input's (exporter)
+        app.task(self.ingest.run)
         app.agent(self.entity_topic, name="entities")(self._process_entities)
         app.agent(self.aggregate_topic, name="aggregates")(self._process_aggregates)
         app.timer(s.flush_interval_seconds, name="ship-partials")(logged(self._ship))
@@ -115,51 +114,6 @@ class Pipeline:
         log.debug("wrote %d changelog records before committing", sent)
 
     # -- ingest --------------------------------------------------------------------------------
-
-    async def _ingest(self, stream: faust.StreamT[bytes]) -> None:
-        """Validate input messages in batches; reject to the dead-letter topic or route each event to
-        its entities, one message per entity partition and batch (the entity stage then pays Faust's
-        per-message cost once per batch, not once per event)."""
-        s, metrics = self.settings, self.metrics
-        event_counters: dict[tuple[str, str], Any] = {}
-        async for events in stream.take_events(INGEST_BATCH, within=INGEST_WITHIN_S):
-            routed: dict[int, list[list[Any]]] = {}
-            now = now_us()
-            for event in events:
-                message = event.message
-                topic = message.topic
-                try:
-                    record = decode_event(message.value, currency=s.currency)
-                except InvalidEvent as exc:
-                    await self._reject(message, exc)
-                    continue
-                if record.at_us < now - s.retention_us:
-                    metrics.late.labels(topic).inc()
-                    continue
-                compact_event = compact(record)
-                for n, key in enumerate(entity_keys(compact_event)):
-                    item = [key, compact_event, topic, n == 0]
-                    routed.setdefault(entity_partition(key, s.partitions), []).append(item)
-                counted = event_counters.get((topic, compact_event["y"]))
-                if counted is None:
-                    counted = event_counters[(topic, compact_event["y"])] = metrics.events.labels(
-                        topic, compact_event["y"])
-                counted.inc()
-                metrics.delay.observe(max(0.0, (now - record.at_us) / 1_000_000))
-            for partition, items in routed.items():
-                await self.entity_topic.send(key=None, value={"b": items}, partition=partition)
-
-    async def _reject(self, message: Any, exc: InvalidEvent) -> None:
-        """Dead-letter a rejected message with its reason; never raises, so one message cannot stop
-        ingestion. Values too big for a Kafka record are cut, with their size and SHA-256."""
-        topic, partition, offset = message.topic, message.partition, message.offset
-        log.warning("rejected %s[%d]@%d: %s", topic, partition, offset, exc)
-        self.metrics.rejected.labels(topic, exc.reason).inc()
-        try:
-            await self.deadletter.send(key=message.key, value=deadletter_record(message, exc))
-        except Exception:  # noqa: BLE001 - logged and counted; the input offset moves on
-            log.exception("could not dead-letter %s[%d]@%d", topic, partition, offset)
-            self.metrics.deadletter_failed.inc()
 
     # -- entities ------------------------------------------------------------------------------
 
@@ -413,12 +367,24 @@ class Pipeline:
             log.info("expired %d aggregate buckets of partition %d", expired, partition)
 
     async def _on_aggregate_restored(self, event: faust.EventT) -> None:
-        team, rep, bucket = str(event.key).split(SEP)
-        self.view.put(event.message.partition, team, rep, bucket, event.value or {})
+        self._aggregate_restored(event.message.partition, event.key, event.value)
+
+    def _aggregate_restored(self, partition: int, key: str, record: dict[str, Any] | None) -> None:
+        team, rep, bucket = str(key).split(SEP)
+        self.view.put(partition, team, rep, bucket, record or {})
+
+    def _aggregate_key_partition(self, key: str) -> int:
+        team, rep, _bucket = key.split(SEP)
+        return aggregate_partition(team, rep, self.settings.partitions)
 
     def assigned_aggregate_partitions(self) -> set[int]:
         return self._assigned(self.aggregate_topic.get_topic_name())
 
+
+
+def entity_key_partition(key: str) -> int:
+    """Entity table keys start with their entity partition."""
+    return int(key.partition(SEP)[0])
 
 
 def logged(tick: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
@@ -433,25 +399,3 @@ def logged(tick: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]
             log.exception("%s failed; retrying at the next tick", tick.__name__)
 
     return run
-
-
-DEADLETTER_VALUE_MAX = 100_000  # characters kept: even all-escapes (6 bytes each) stays under 1 MB
-
-
-def deadletter_record(message: Any, exc: InvalidEvent) -> dict[str, Any]:
-    """SPEC §2's `{"topic", "partition", "offset", "key", "value", "error"}` (+ reason, encoding, size)."""
-    raw: bytes = message.value if isinstance(message.value, bytes) else b""
-    try:
-        value, encoding = raw.decode("utf-8"), "text"
-    except UnicodeDecodeError:
-        value, encoding = base64.b64encode(raw).decode("ascii"), "base64"
-    key = message.key
-    record: dict[str, Any] = {
-        "topic": message.topic, "partition": message.partition, "offset": message.offset,
-        "key": key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key,
-        "value": value, "value_encoding": encoding, "error": str(exc)[:1024], "reason": exc.reason,
-    }
-    if len(value) > DEADLETTER_VALUE_MAX:
-        record.update(value=value[:DEADLETTER_VALUE_MAX], value_truncated=True, value_bytes=len(raw),
-                      value_sha256=hashlib.sha256(raw).hexdigest())
-    return record

@@ -23,79 +23,93 @@ import orjson
 log = logging.getLogger(__name__)
 
 RETRY_S = 1.0
+IN_FLIGHT_BYTES = 8 * 1024 * 1024
 
 
 class BufferedTable:
     """A Faust table whose writes reach its changelog at the next commit, once per dirty key."""
 
-    def __init__(self, table: Any, encode: Callable[[Any], bytes]) -> None:
+    def __init__(self, table: Any, encode: Callable[[Any], bytes], owned: Callable[[], set[int]]) -> None:
         self.table = table
         self.encode = encode
+        self.owned = owned  # the partitions this worker owns now
         self.dirty: dict[str, int] = {}  # key -> changelog partition
 
     @property
-    def data(self) -> Any:
-        return self.table.data
+    def data(self) -> dict[str, Any]:
+        """The store's own dict (Faust's store wraps it in Python-level mapping methods)."""
+        return self.table.data.data  # type: ignore[no-any-return]
 
     def get(self, key: str) -> Any:
-        return self.table.data.get(key)
+        return self.data.get(key)
 
     def put(self, key: str, partition: int, value: Any) -> None:
-        self.table.data[key] = value
+        self.data[key] = value
         self.dirty[key] = partition
 
     def delete(self, key: str, partition: int) -> None:
-        self.table.data.pop(key, None)
+        self.data.pop(key, None)
         self.dirty[key] = partition
 
-    def take_records(self) -> dict[int, list[tuple[bytes, bytes | None]]]:
-        """The dirty keys' current values by partition (None: deleted); the dirty set starts over."""
+    def take_dirty(self) -> dict[int, list[str]]:
+        """The dirty keys by partition; the dirty set starts over.
+
+        Keys of partitions this worker no longer owns are dropped, never written: their new owner
+        writes that changelog now, and what was not written here is replayed there from the input
+        (their offsets were not committed)."""
         dirty, self.dirty = self.dirty, {}
-        data, encode = self.table.data, self.encode
-        records: dict[int, list[tuple[bytes, bytes | None]]] = {}
+        owned = self.owned()
+        keys: dict[int, list[str]] = {}
         for key, partition in dirty.items():
-            value = data.get(key)
-            records.setdefault(partition, []).append(
-                (orjson.dumps(key), None if value is None else encode(value)))
-        return records
+            if partition in owned:
+                keys.setdefault(partition, []).append(key)
+        return keys
 
 
 async def flush_tables(producer: Any, tables: list[BufferedTable]) -> int:
     """Write every dirty key of `tables` to its changelog and wait until the broker has them all.
 
-    Retries until it succeeds: the caller is about to commit offsets, which must not happen before
-    this state is durable (a broker outage holds the commit back, it does not lose state)."""
-    pending: list[tuple[str, dict[int, list[tuple[bytes, bytes | None]]]]] = []
-    for table in tables:
-        records = table.take_records()
-        if records:
-            pending.append((table.table.changelog_topic.get_topic_name(), records))
+    A key's value is read when its record is built, so a value changed meanwhile goes out newer than
+    the offsets about to be committed, which is harmless (replays are idempotent; the key is dirty
+    again and written again at the next commit). Retries until it succeeds: the caller is about to
+    commit offsets, which must not happen before this state is durable (a broker outage holds the
+    commit back, it does not lose state)."""
+    pending = [(table, table.take_dirty()) for table in tables]
     sent = 0
-    for topic, records in pending:
-        for partition, items in records.items():
+    for table, dirty in pending:
+        topic = table.table.changelog_topic.get_topic_name()
+        for partition, keys in dirty.items():
             while True:
                 try:
-                    await _send_all(producer, topic, partition, items)
+                    await _send_all(producer, topic, partition, keys, table)
                 except Exception:  # noqa: BLE001 - logged; retried until the broker takes it
                     log.exception("could not write %d changelog records to %s[%d]; retrying",
-                                  len(items), topic, partition)
+                                  len(keys), topic, partition)
                     await asyncio.sleep(RETRY_S)
                     continue
-                sent += len(items)
+                sent += len(keys)
                 break
     return sent
 
 
-async def _send_all(producer: Any, topic: str, partition: int, items: list[tuple[bytes, bytes | None]]) -> None:
-    """Send records to one partition in as few batches as the producer's batch size allows."""
+async def _send_all(producer: Any, topic: str, partition: int, keys: list[str], table: BufferedTable) -> None:
+    """Send the keys' records to one partition in large batches, at most ~8 MB unacknowledged."""
+    data, encode = table.data, table.encode
     deliveries = []
+    unacknowledged = 0
     batch = producer.create_batch()
-    for key, value in items:
-        if batch.append(key=key, value=value, timestamp=None) is None:
+    for key in keys:
+        value = data.get(key)
+        record = {"key": orjson.dumps(key), "value": None if value is None else encode(value), "timestamp": None}
+        if batch.append(**record) is None:
+            unacknowledged += batch.size()
             deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+            if unacknowledged >= IN_FLIGHT_BYTES:
+                await asyncio.gather(*deliveries)
+                deliveries, unacknowledged = [], 0
             batch = producer.create_batch()
-            if batch.append(key=key, value=value, timestamp=None) is None:
-                raise ValueError(f"a {len(value or b'')}-byte changelog record does not fit in a batch")
+            if batch.append(**record) is None:
+                raise ValueError(f"a {len(record['value'] or b'')}-byte changelog record does not fit in a batch")
     if batch.record_count():
         deliveries.append(await producer.send_batch(batch, topic, partition=partition))
     await asyncio.gather(*deliveries)

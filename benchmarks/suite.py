@@ -53,7 +53,10 @@ from benchmarks.load import (
     topic_offsets,
     waiting_leads,
 )
+from streams.settings import Settings
 from tests.integration.workers import Worker
+
+DEFAULT_FLUSH_S = Settings.model_fields["flush_interval_seconds"].default
 
 PY = sys.executable
 TARGETS = {
@@ -511,7 +514,7 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-LATENCY_VARIANTS: tuple[tuple[float, str | None], ...] = ((2000.0, None), (2000.0, "0.1"), (200.0, None))
+LATENCY_VARIANTS: tuple[tuple[float, str | None], ...] = ((2000.0, None), (2000.0, "1"), (200.0, None))
 
 
 def latency(ctx: Context, variants_wanted: tuple[tuple[float, str | None], ...] = LATENCY_VARIANTS) -> str:
@@ -523,7 +526,7 @@ def latency(ctx: Context, variants_wanted: tuple[tuple[float, str | None], ...] 
         extra = {"SALESFLOOR_FLUSH_INTERVAL_SECONDS": flush} if flush else {}
         env = bench_env(ctx.bootstrap, prefix, **extra)
         worker = new_worker("latency", env)
-        say(f"latency (flush {flush or 'default 1.0'} s): worker on empty topics, then a steady "
+        say(f"latency (flush {flush or f'default {DEFAULT_FLUSH_S:g}'} s): worker on empty topics, then a steady "
             f"{stream_rate:,.0f} ev/s floor (10x10 reps) and a marker every 0.5 s for {seconds:.0f}s")
         worker.start()
         stream = None
@@ -546,7 +549,7 @@ def latency(ctx: Context, variants_wanted: tuple[tuple[float, str | None], ...] 
             worker.stop()
         ms = [v * 1000 for v in measured["latencies"]] or [float("nan")]
         variants.append({
-            "offered_rate": stream_rate, "flush_interval_s": float(flush or 1.0),
+            "offered_rate": stream_rate, "flush_interval_s": float(flush or DEFAULT_FLUSH_S),
             "markers": len(measured["latencies"]),
             "seconds": round(wall, 1), "stream_events_per_s": round((offsets1 - offsets0) / wall),
             "kept_up": measured["behind"] is None, "behind": measured["behind"], "lag_at_end": lag,

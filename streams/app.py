@@ -39,6 +39,9 @@ def create_app(settings: Settings) -> faust.App:
         # recovery completes and replays an active partition from the changelog's start anyway, so
         # they only double every worker's reading (measured: 2 workers 1.19x of one with, 1.74x without).
         table_standby_replicas=0,
+        # Internal-topic messages are batches of hundreds of events: a few buffered per partition are
+        # plenty (Faust's default of 4,096 messages let a backlog fill gigabytes of memory).
+        stream_buffer_maxsize=16,
         producer_acks=-1,
         web_bind=settings.web_host,
         web_port=settings.web_port,

@@ -284,7 +284,7 @@ async def read_deadletter(bootstrap: str, topic: str, expect: int, timeout: floa
 
 
 async def uncommitted(bootstrap: str, prefix: str) -> dict[str, int]:
-    """Input-topic messages past the worker group's committed offsets, per partition (0 = all committed)."""
+    """Input-topic messages past the ingest group's committed offsets, per partition (0 = all committed)."""
     from aiokafka import TopicPartition
     from aiokafka.admin import AIOKafkaAdminClient
 
@@ -293,7 +293,7 @@ async def uncommitted(bootstrap: str, prefix: str) -> dict[str, int]:
     await admin.start()
     await consumer.start()
     try:
-        committed = await admin.list_consumer_group_offsets(f"{prefix}salesfloor")
+        committed = await admin.list_consumer_group_offsets(f"{prefix}salesfloor-ingest")
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public equivalent
         partitions = [TopicPartition(prefix + t, p) for t in INPUT_TOPICS
                       for p in sorted(cluster.partitions_for_topic(prefix + t) or ())]
