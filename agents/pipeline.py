@@ -110,7 +110,8 @@ class Pipeline:
     async def _flush_state(self) -> None:
         """Make the tables' state durable; runs right before the consumer commits offsets."""
         producer = self.app.producer._ensure_producer()  # noqa: SLF001 - aiokafka's producer
-        sent = await flush_tables(producer, [self.entity_state, self.aggregate_state])
+        sent = await flush_tables(producer, [self.entity_state, self.aggregate_state],
+                                  stopping=lambda: bool(self.app.should_stop))
         log.debug("wrote %d changelog records before committing", sent)
 
     # -- ingest --------------------------------------------------------------------------------

@@ -66,14 +66,19 @@ class BufferedTable:
         return keys
 
 
-async def flush_tables(producer: Any, tables: list[BufferedTable]) -> int:
+class NotFlushed(RuntimeError):
+    """The worker is stopping and the broker does not take the state: the commit must not happen."""
+
+
+async def flush_tables(producer: Any, tables: list[BufferedTable], stopping: Callable[[], bool]) -> int:
     """Write every dirty key of `tables` to its changelog and wait until the broker has them all.
 
     A key's value is read when its record is built, so a value changed meanwhile goes out newer than
     the offsets about to be committed, which is harmless (replays are idempotent; the key is dirty
     again and written again at the next commit). Retries until it succeeds: the caller is about to
     commit offsets, which must not happen before this state is durable (a broker outage holds the
-    commit back, it does not lose state)."""
+    commit back, it does not lose state) — unless the worker is stopping: then `NotFlushed` aborts the
+    commit, and the next owner replays the uncommitted messages."""
     pending = [(table, table.take_dirty()) for table in tables]
     sent = 0
     for table, dirty in pending:
@@ -81,8 +86,10 @@ async def flush_tables(producer: Any, tables: list[BufferedTable]) -> int:
         for partition, keys in dirty.items():
             while True:
                 try:
-                    await _send_all(producer, topic, partition, keys, table)
-                except Exception:  # noqa: BLE001 - logged; retried until the broker takes it
+                    await _send_all(producer, topic, partition, keys, table, stopping)
+                except Exception as exc:  # noqa: BLE001 - logged; retried until the broker takes it
+                    if stopping():
+                        raise NotFlushed(f"{topic}[{partition}]: {len(keys)} changelog records not written") from exc
                     log.exception("could not write %d changelog records to %s[%d]; retrying",
                                   len(keys), topic, partition)
                     await asyncio.sleep(RETRY_S)
@@ -92,7 +99,8 @@ async def flush_tables(producer: Any, tables: list[BufferedTable]) -> int:
     return sent
 
 
-async def _send_all(producer: Any, topic: str, partition: int, keys: list[str], table: BufferedTable) -> None:
+async def _send_all(producer: Any, topic: str, partition: int, keys: list[str], table: BufferedTable,
+                    stopping: Callable[[], bool]) -> None:
     """Send the keys' records to one partition in large batches, at most ~8 MB unacknowledged."""
     data, encode = table.data, table.encode
     deliveries = []
@@ -105,11 +113,24 @@ async def _send_all(producer: Any, topic: str, partition: int, keys: list[str], 
             unacknowledged += batch.size()
             deliveries.append(await producer.send_batch(batch, topic, partition=partition))
             if unacknowledged >= IN_FLIGHT_BYTES:
-                await asyncio.gather(*deliveries)
+                await _acknowledged(deliveries, stopping)
                 deliveries, unacknowledged = [], 0
             batch = producer.create_batch()
             if batch.append(**record) is None:
                 raise ValueError(f"a {len(record['value'] or b'')}-byte changelog record does not fit in a batch")
     if batch.record_count():
         deliveries.append(await producer.send_batch(batch, topic, partition=partition))
-    await asyncio.gather(*deliveries)
+    await _acknowledged(deliveries, stopping)
+
+
+async def _acknowledged(deliveries: list[asyncio.Future[Any]], stopping: Callable[[], bool]) -> None:
+    """Wait for the broker's acknowledgements (the producer retries meanwhile); a failure raises. Gives
+    up when the worker stops: an unreachable broker must not hold the shutdown for the producer's
+    20-minute delivery timeout."""
+    pending: set[asyncio.Future[Any]] = set(deliveries)
+    while pending:
+        done, pending = await asyncio.wait(pending, timeout=RETRY_S)
+        for delivery in done:
+            delivery.result()
+        if pending and stopping():
+            raise NotFlushed(f"{len(pending)} changelog batches not acknowledged")

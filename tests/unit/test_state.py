@@ -1,0 +1,111 @@
+"""BufferedTable: each dirty key reaches its changelog partition once per flush, never for a partition
+owned elsewhere, and a flush that cannot finish while the worker stops aborts the commit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import orjson
+import pytest
+
+from agents.state import BufferedTable, NotFlushed, flush_tables
+
+
+class Batch:
+    def __init__(self, capacity: int) -> None:
+        self.records: list[tuple[bytes, bytes | None]] = []
+        self.capacity = capacity
+
+    def append(self, *, key: bytes, value: bytes | None, timestamp: None) -> object | None:
+        if len(self.records) >= self.capacity:
+            return None
+        self.records.append((key, value))
+        return object()
+
+    def record_count(self) -> int:
+        return len(self.records)
+
+    def size(self) -> int:
+        return sum(len(k) + len(v or b"") for k, v in self.records)
+
+
+class Producer:
+    """Records what the batch API was given; `fail` deliveries fail, `hang` never complete."""
+
+    def __init__(self, capacity: int = 3, fail: int = 0, hang: bool = False) -> None:
+        self.capacity, self.fail, self.hang = capacity, fail, hang
+        self.sent: list[tuple[str, int, list[tuple[bytes, bytes | None]]]] = []
+
+    def create_batch(self) -> Batch:
+        return Batch(self.capacity)
+
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[None]:
+        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if self.fail:
+            self.fail -= 1
+            delivery.set_exception(ConnectionError("broker away"))
+        elif not self.hang:
+            self.sent.append((topic, partition, batch.records))
+            delivery.set_result(None)
+        return delivery
+
+
+class Table:
+    def __init__(self) -> None:
+        self.data = type("Store", (), {"data": {}})()
+        self.changelog_topic = type("Topic", (), {"get_topic_name": staticmethod(lambda: "t-changelog")})()
+
+
+def records(producer: Producer) -> dict[tuple[int, Any], Any]:
+    return {(partition, orjson.loads(key)): value for _, partition, batch in producer.sent for key, value in batch}
+
+
+async def test_each_dirty_key_once_with_its_latest_value_and_tombstones() -> None:
+    table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: {0, 1})
+    for n in range(5):
+        table.put("a", 0, {"n": n})
+    for n in range(7):
+        table.put(f"k{n}", 1, n)
+    table.put("gone", 1, 1)
+    table.delete("gone", 1)
+    producer = Producer()
+    assert await flush_tables(producer, [table], stopping=lambda: False) == 9
+    sent = records(producer)
+    assert sum(len(batch) for _, _, batch in producer.sent) == 9 == len(sent)
+    assert sent[(0, "a")] == b'{"n":4}' and sent[(1, "k6")] == b"6" and sent[(1, "gone")] is None
+    assert all(len(batch) <= 3 for _, _, batch in producer.sent)  # split at the batch size
+    producer.sent.clear()
+    assert await flush_tables(producer, [table], stopping=lambda: False) == 0  # nothing dirty any more
+
+
+async def test_partitions_owned_elsewhere_are_never_written() -> None:
+    owned = {0, 1}
+    table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: owned)
+    table.put("mine", 0, 1)
+    table.put("theirs", 1, 2)
+    owned.discard(1)  # partition 1 moved to another worker
+    producer = Producer()
+    await flush_tables(producer, [table], stopping=lambda: False)
+    assert records(producer) == {(0, "mine"): b"1"}
+    assert table.get("theirs") == 2  # memory is the store's business (dropped on rebalance)
+
+
+async def test_failed_deliveries_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agents.state.RETRY_S", 0.01)
+    table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: {0})
+    table.put("a", 0, 1)
+    producer = Producer(fail=2)
+    await flush_tables(producer, [table], stopping=lambda: False)
+    assert records(producer) == {(0, "a"): b"1"}
+
+
+async def test_a_stopping_worker_gives_up_instead_of_committing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agents.state.RETRY_S", 0.01)
+    table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: {0})
+    table.put("a", 0, 1)
+    with pytest.raises(NotFlushed):
+        await flush_tables(Producer(hang=True), [table], stopping=lambda: True)
+    table.put("b", 0, 1)
+    with pytest.raises(NotFlushed):
+        await flush_tables(Producer(fail=1), [table], stopping=lambda: True)
