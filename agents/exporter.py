@@ -5,6 +5,7 @@ exactly one worker and moves with its partition on a rebalance. /metrics writes 
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import date
@@ -82,8 +83,10 @@ def row_buckets(view: AggregateView, team: str, rep: str, folded: list[str] | No
     return merged
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def aggregate_partition(team: str, rep: str, partitions: int) -> int:
-    """The aggregate partition of a team/rep key, as the producer's default partitioner picks it."""
+    """The aggregate partition of a team/rep key, as the producer's default partitioner picks it
+    (cached: murmur2 is pure Python, and every shipped bucket needs it)."""
     return (murmur2(f"{team}\x1f{rep}".encode()) & 0x7FFFFFFF) % partitions
 
 

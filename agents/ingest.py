@@ -64,7 +64,7 @@ class Ingest:
             **s.aiokafka_kwargs(), group_id=group_id(s), enable_auto_commit=False,
             auto_offset_reset="earliest", max_poll_records=MAX_RECORDS,
             session_timeout_ms=int(s.session_timeout_seconds * 1000),
-            heartbeat_interval_ms=int(max(1.0, s.session_timeout_seconds / 5) * 1000),
+            heartbeat_interval_ms=1000,  # a joining worker gets its share within about a second
             client_id=f"{s.faust_id}-ingest",
         )
         await consumer.start()
@@ -101,13 +101,20 @@ class Ingest:
         return lag
 
     async def commit(self) -> None:
+        """Commit what was delivered; on failure keep it for the next try (a replay is harmless)."""
         processed, self.processed = self.processed, {}
         self.committed_at = time.monotonic()
-        if processed and self.consumer is not None:
-            offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in processed.items()
-                       if tp in self.consumer.assignment()}
+        if not processed or self.consumer is None:
+            return
+        offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in processed.items()
+                   if tp in self.consumer.assignment()}
+        try:
             if offsets:
                 await self.consumer.commit(offsets)
+        except Exception as exc:  # noqa: BLE001 - a broker outage or a rebalance; retried at the next commit
+            log.warning("could not commit input offsets (%r); will retry", exc)
+            for tp, offset in processed.items():
+                self.processed[tp] = max(offset, self.processed.get(tp, offset))
 
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         s, metrics = self.settings, self.metrics

@@ -34,11 +34,16 @@ class BufferedTable:
         self.encode = encode
         self.owned = owned  # the partitions this worker owns now
         self.dirty: dict[str, int] = {}  # key -> changelog partition
+        self._data: dict[str, Any] | None = None
 
     @property
     def data(self) -> dict[str, Any]:
-        """The store's own dict (Faust's store wraps it in Python-level mapping methods)."""
-        return self.table.data.data  # type: ignore[no-any-return]
+        """The store's own dict (Faust's store wraps it in Python-level mapping methods; the store and
+        its dict are made once, when first asked for)."""
+        data = self._data
+        if data is None:
+            data = self._data = self.table.data.data
+        return data
 
     def get(self, key: str) -> Any:
         return self.data.get(key)
