@@ -32,7 +32,7 @@ def create_app(settings: Settings) -> faust.App:
         value_serializer="orjson",
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_seconds,
-        broker_heartbeat_interval=max(1.0, settings.session_timeout_seconds / 5),
+        broker_heartbeat_interval=1.0,  # a joining worker is noticed within about a second
         producer_linger_ms=5,
         producer_max_batch_size=262_144,  # changelog flushes send large batches (agents/state.py)
         # Standby replicas buy nothing with the in-memory store: Faust drops their keys when a
