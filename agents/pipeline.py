@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 MINUTES_KEPT_US = 7_200_000_000  # minute buckets serve last_60m; two hours leave room for late events
 SHIP_CHUNK = 1000
-TRIM_S = 10.0
+TRIM_S = 2.0
 BROKER_PROBE_S = 2.0  # snapshots per message, well under Kafka's 1 MB message limit
 
 
@@ -159,7 +159,7 @@ class Pipeline:
                 new = contribution(key, new_state["e"], clock, sla_us)
                 partial.apply(difference(new, old))
                 if key[0] == "L":
-                    self._watch(partition, key, new_state["e"])
+                    self._watch(partition, table_key, new_state["e"])
 
     def _count_duplicates(self, items: list[list[Any]], added: set[str]) -> None:
         """A primary copy whose id was not added, or was added by an earlier copy, is a duplicate."""
@@ -171,13 +171,15 @@ class Pipeline:
                 else:
                     self.metrics.duplicates.labels(topic).inc()
 
-    def _watch(self, partition: int, lead_key: str, events: list[CompactEvent]) -> None:
+    def _watch(self, partition: int, table_key: str, events: list[CompactEvent]) -> None:
+        """Deadlines hold the table key: for a lead created here it is the very string the table's dict
+        holds, so a waiting lead's deadline costs no string of its own."""
         created = waiting_since(events)
         if created is not None:
             deadlines = self.deadlines.get(partition)
             if deadlines is None:
                 deadlines = self.deadlines[partition] = Deadlines()
-            deadlines.watch(lead_key, created, self.settings.thresholds, now_us() - self.settings.retention_us)
+            deadlines.watch(table_key, created, self.settings.thresholds, now_us() - self.settings.retention_us)
 
     async def _raise_alerts(self) -> None:
         """Send the alerts that fell due, each once: skipped when already in the alerts topic."""
@@ -192,13 +194,14 @@ class Pipeline:
             if partition not in assigned:
                 continue
             due = deadlines.pop_due(now)
-            for n, (threshold, lead_key) in enumerate(due):
+            for n, (threshold, table_key) in enumerate(due):
                 if self.alerted is not alerted:
                     return  # a rebalance rebuilt the deadlines and reads the sent alerts back
+                lead_key = table_key.partition(SEP)[2]
                 lead_id = lead_key[1:]
                 if (lead_id, threshold) in alerted:
                     continue
-                stored = self.entity_state.get(f"{partition}{SEP}{lead_key}")
+                stored = self.entity_state.get(table_key)
                 state = None if stored is None else orjson.loads(stored)
                 if state is None or waiting_since(state["e"]) is None:
                     continue
@@ -284,7 +287,7 @@ class Pipeline:
             partial.apply(contribution(key, state["e"], clock, sla_us))
             versions[partition] = max(versions.get(partition, -1), state.get("o", -1))
             if key[0] == "L":
-                self._watch(partition, key, state["e"])
+                self._watch(partition, table_key, state["e"])
         self.partials = rebuilt
         self.versions = versions
         log.info("rebuilt partial aggregates of entity partitions %s", sorted(rebuilt))

@@ -88,7 +88,7 @@ def simulated(seed: int, start: datetime, end: datetime, tz: str) -> list[bytes]
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Warsaw", "America/New_York"])
 def test_simulated_day_equals_reference_in_any_order(tz: str) -> None:
     now = datetime.now(timezone.utc).replace(microsecond=0)
-    start = now - timedelta(hours=10)
+    start = now - timedelta(hours=30)  # always a whole business day, whatever the hour (10 h at night gave < 1,000)
     values = simulated(7, start, now - timedelta(seconds=5), tz)
     assert len(values) > 1000
     shuffled = values[:]
