@@ -44,7 +44,8 @@ def counter_total(text: str, name: str) -> float:
 async def test_events_round_trip_and_rejects_reach_the_deadletter(kafka_bootstrap: str, topic_prefix: str,
                                                                   tmp_path: Path) -> None:
     now = datetime.now(timezone.utc)
-    config = FloorConfig(seed=5, teams=2, reps_per_team=3, start=now - timedelta(hours=6), end=now)
+    # 30 hours hold a business day at any hour: 6 hours at night gave only 20 malformed messages
+    config = FloorConfig(seed=5, teams=2, reps_per_team=3, start=now - timedelta(hours=30), end=now)
     labelled = distorted(config, shuffle=0.05, duplicate=0.02, malformed=0.05, late=0.01)
     values = [v for v, _ in labelled]
     malformed = [v for v, label in labelled if label.startswith("malformed")]
