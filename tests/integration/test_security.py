@@ -97,8 +97,9 @@ async def test_worker_over_sasl_ssl_scram(tmp_path: Path) -> None:
     tls = make_tls(tmp_path / "tls")
     password = tls.scram_password
     now = datetime.now(timezone.utc)
-    config = FloorConfig(seed=41, teams=3, reps_per_team=4, intensity=2.0, lead_rate=10,
-                         start=now - timedelta(hours=8), end=now - timedelta(seconds=1))
+    # a whole day, so the floor is as busy at any hour of the run (8 hours of night gave < 2,000 events)
+    config = FloorConfig(seed=41, teams=3, reps_per_team=4, intensity=1.0, lead_rate=10,
+                         start=now - timedelta(hours=24), end=now - timedelta(seconds=1))
     values = [v for v, _ in distorted(config, shuffle=0.05, duplicate=0.01)]
     events = valid_events(values)
     ids = {str(e[f]) for e in events for f in ENTITY_ID_FIELDS if isinstance(e.get(f), str)}

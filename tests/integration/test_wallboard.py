@@ -20,6 +20,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from playwright.async_api import Page, async_playwright
@@ -97,16 +98,23 @@ def assert_duration(shown: dict[str, str], kpi: str, want: float | None, drift: 
 # ---- the floor -----------------------------------------------------------------------------------------
 
 
-def small_floor(now: datetime) -> list[dict[str, Any]]:
+def business_zone(now: datetime) -> str:
+    """A zone whose day is at least 5 hours old now, so `today` holds a real floor whenever the test
+    runs (just after midnight UTC a UTC day had 37 events): UTC, or UTC-6 in the small hours."""
+    return "UTC" if now.hour >= 5 else "Etc/GMT+6"
+
+
+def small_floor(now: datetime, zone: str) -> list[dict[str, Any]]:
     """A few hundred events of today (2 teams × 6 reps, up to 4 hours), plus month targets that make the
     quota bar look like a real one (the simulator's targets are sized for a whole month of activity)."""
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    local = now.astimezone(ZoneInfo(zone))
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
     start = max(now - timedelta(hours=4), midnight)
-    config = FloorConfig(seed=23, teams=2, reps_per_team=6, start=start, end=now - timedelta(seconds=1),
+    config = FloorConfig(seed=23, teams=2, reps_per_team=6, start=start, end=now - timedelta(seconds=1), tz=zone,
                          diurnal=False, lead_rate=12, conversion=0.6, win_rate=0.7, cycle_median_days=0.03,
                          backlog_days=0.5)
     events = list(generate(config))
-    month = now.strftime("%Y-%m")
+    month = local.strftime("%Y-%m")
     for team in sorted({e["team_id"] for e in events}):
         won = sum(e["amount"] for e in events if e["type"] == "deal.won" and e["team_id"] == team
                   and e["occurred_at"].startswith(month))
@@ -220,14 +228,15 @@ async def test_wallboard_in_headless_chromium(kafka_bootstrap: str, topic_prefix
     ARTIFACTS.mkdir(exist_ok=True)
     report: dict[str, Any] = {}
 
-    floor = small_floor(datetime.now(timezone.utc))
+    zone = business_zone(datetime.now(timezone.utc))
+    floor = small_floor(datetime.now(timezone.utc), zone)
     values = [orjson.dumps(e) for e in floor]
     assert 200 <= len(values) <= 2000, len(values)
-    worker = Worker(worker_env(kafka_bootstrap, topic_prefix), tmp_path / "w.log").start()
+    worker = Worker(worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_TIMEZONE=zone), tmp_path / "w.log").start()
     try:
         worker.wait_ready()
         await produce_values(values, kafka_bootstrap, topic_prefix)
-        converge([worker], valid_events(values), timeout=120)
+        converge([worker], valid_events(values), tz=zone, timeout=120)
 
         # the board's own document carries the API's numbers; the stream speaks text/event-stream
         board = api(worker, f"/api/board?team={TEAM}")

@@ -97,7 +97,9 @@ def test_simulated_day_equals_reference_in_any_order(tz: str) -> None:
     want = reference.compute([orjson.loads(v) for v in duplicated], now=now, tz=tz)
     got = run_engine(duplicated, now=now, tz=tz)
     assert differences(got, want, age_tolerance=0.001) == []
-    assert want[key("salesfloor_leads_created", {"team": ALL, "rep": ALL, "window": "today"})] > 0 or tz != "UTC"
+    created = [want.get(key("salesfloor_leads_created", {"team": ALL, "rep": ALL, "window": w}), 0)
+               for w in ("today", "month")]
+    assert max(created) > 0  # not an empty comparison (just after midnight, today alone can be empty)
 
 
 def test_dst_day_in_warsaw_equals_reference() -> None:
