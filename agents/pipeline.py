@@ -83,15 +83,19 @@ class Pipeline:
         self.entities = app.Table("entities", partitions=s.partitions, key_type=str, value_type=bytes)
         self.aggregates = app.Table("aggregates", partitions=s.partitions, key_type=str,
                                     on_changelog_event=self._on_aggregate_restored)
+        # A table writes the partitions its store holds: those assigned at the last rebalance. Not the
+        # assignor's view, which can move on while a commit (and its flush) for the old one runs.
+        entity_store = BulkRestoredStore.attach(
+            self.entities, partition_of=entity_key_partition, decode_value=bytes,
+            consumer_kwargs=s.aiokafka_kwargs(), dirty=lambda: self.entity_state.dirty)
+        aggregate_store = BulkRestoredStore.attach(
+            self.aggregates, partition_of=self._aggregate_key_partition, decode_value=orjson.loads,
+            consumer_kwargs=s.aiokafka_kwargs(), dirty=lambda: self.aggregate_state.dirty,
+            on_restored=self._aggregate_restored)
         self.entity_state = BufferedTable(  # values are orjson documents
-            self.entities, encode=bytes, owned=lambda: self._assigned(self.entity_topic.get_topic_name()))
+            self.entities, encode=bytes, owned=lambda: set(entity_store.restored))
         self.aggregate_state = BufferedTable(self.aggregates, encode=orjson.dumps,
-                                             owned=self.assigned_aggregate_partitions)
-        BulkRestoredStore.attach(self.entities, partition_of=entity_key_partition, decode_value=bytes,
-                                 consumer_kwargs=s.aiokafka_kwargs(), dirty=lambda: self.entity_state.dirty)
-        BulkRestoredStore.attach(self.aggregates, partition_of=self._aggregate_key_partition,
-                                 decode_value=orjson.loads, consumer_kwargs=s.aiokafka_kwargs(),
-                                 dirty=lambda: self.aggregate_state.dirty, on_restored=self._aggregate_restored)
+                                             owned=lambda: set(aggregate_store.restored))
         app.salesfloor_before_commit = self._flush_state  # type: ignore[attr-defined] - see faust_fixes
         self.entities.on_recover(self._rebuild_partials)
         self.ingest = Ingest(s, self.metrics, producer=self.app.producer._ensure_producer,  # noqa: SLF001
