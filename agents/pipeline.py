@@ -46,9 +46,9 @@ from streams.topics import INPUT_TOPICS, topic_name
 log = logging.getLogger(__name__)
 
 MINUTES_KEPT_US = 7_200_000_000  # minute buckets serve last_60m; two hours leave room for late events
-SHIP_CHUNK = 1000
-TRIM_S = 2.0
-BROKER_PROBE_S = 2.0  # snapshots per message, well under Kafka's 1 MB message limit
+SHIP_CHUNK = 1000  # snapshots per message, well under Kafka's 1 MB message limit
+TRIM_S = 2.0  # how often freed heap is handed back to the OS
+BROKER_PROBE_S = 2.0
 
 
 @dataclass

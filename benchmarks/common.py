@@ -8,7 +8,6 @@ import os
 import platform
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from tests.integration.brokers import free_ports  # noqa: E402 - after the path fix
 from tests.integration.workers import Worker  # noqa: E402 - after the path fix
 
 RESULTS = ROOT / "benchmarks" / "results"
@@ -124,19 +124,6 @@ def mark(ok: bool) -> str:
 
 
 # --- broker -------------------------------------------------------------------------------------------
-
-
-def free_ports(n: int) -> list[int]:
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 class Broker:
