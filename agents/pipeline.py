@@ -36,7 +36,7 @@ from agents.exporter import KpiCollector, LagCollector, aggregate_partition
 from agents.ingest import Ingest, deadletter_record
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
-from agents.state import BufferedTable, flush_tables
+from agents.state import BufferedTable, RebalanceGate, flush_tables
 from agents.store import BulkRestoredStore
 from agents.view import AggregateView
 from agents.web import install_web
@@ -67,6 +67,7 @@ class Pipeline:
     broker_seen_at: float = 0.0  # monotonic time of the last successful metadata request
     caught_up_at: float = 0.0  # monotonic time when every assigned partition was last read to its end
     _ingesting: asyncio.Future[None] | None = None
+    gate: RebalanceGate = field(default_factory=RebalanceGate)
 
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
@@ -103,7 +104,8 @@ class Pipeline:
                              entity_topic=self.entity_topic.get_topic_name(),
                              deadletter_topic=topic_name(s.topic_prefix, "deadletter"), reject=deadletter_record)
         app.salesfloor_ingest = self.ingest  # type: ignore[attr-defined] - its lag is the input's (exporter)
-        app.on_partitions_assigned.connect(self._start_ingest)
+        app.on_partitions_revoked.connect(self._on_revoked)
+        app.on_partitions_assigned.connect(self._on_assigned)
         app.agent(self.entity_topic, name="entities")(self._process_entities)
         app.agent(self.aggregate_topic, name="aggregates")(self._process_aggregates)
         app.timer(s.flush_interval_seconds, name="ship-partials")(logged(self._ship))
@@ -116,19 +118,28 @@ class Pipeline:
         self.metrics.initialise(s.topic_prefix, s.thresholds)
         install_web(self)
 
-    async def _start_ingest(self, *_: Any, **__: Any) -> None:
-        """At the first assignment, while the tables recover (Faust starts app tasks only after): ingest
-        needs no state, and the entity stage catches up once recovered."""
+    async def _on_assigned(self, *_: Any, **__: Any) -> None:
+        """Faust sends this after the tables' stores took the new assignment. Ingest starts at the first
+        one, while the tables recover (Faust starts app tasks only after): it needs no state, and the
+        entity stage catches up once recovered."""
+        self.gate.assigned()
         if self._ingesting is None:
             # cancelled when the app stops; should it fail, the app crashes (mode's add_future)
             self._ingesting = self.app.add_future(self.ingest.run())
 
-    async def _flush_state(self) -> None:
-        """Make the tables' state durable; runs right before the consumer commits offsets."""
+    async def _flush_state(self) -> bool:
+        """Make the tables' state durable; runs right before the consumer commits offsets, which it
+        skips (False) while partitions are being reassigned."""
+        return await self.gate.flush(self._write_state)
+
+    async def _write_state(self) -> None:
         producer = self.app.producer._ensure_producer()  # noqa: SLF001 - aiokafka's producer
         sent = await flush_tables(producer, [self.entity_state, self.aggregate_state],
                                   stopping=lambda: bool(self.app.should_stop))
         log.debug("wrote %d changelog records before committing", sent)
+
+    async def _on_revoked(self, *_: Any, **__: Any) -> None:
+        await self.gate.revoked()
 
     # -- ingest --------------------------------------------------------------------------------
 

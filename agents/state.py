@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -69,6 +69,42 @@ class BufferedTable:
             if partition in owned:
                 keys.setdefault(partition, []).append(key)
         return keys
+
+
+class RebalanceGate:
+    """Keeps state flushes and rebalances apart.
+
+    Faust does not wait for a commit in progress when partitions are revoked. A flush still writing
+    when the assignment then moves a partition elsewhere would write behind the new owner's back (its
+    restore has already read the changelog), and once the store has dropped the partition's keys it
+    would write tombstones for them. So the revocation waits for a running flush to be acknowledged
+    (the group cannot assign the partitions to anyone before it returns), and from the revocation to
+    the next assignment no flush starts: their commits are skipped, and the next commit after the
+    assignment covers them."""
+
+    def __init__(self) -> None:
+        self.rebalancing = False
+        self._flushing = asyncio.Lock()
+
+    async def flush(self, write: Callable[[], Awaitable[Any]]) -> bool:
+        """Run `write` unless a rebalance is under way; False means the commit must not happen."""
+        if self.rebalancing:
+            return False
+        async with self._flushing:
+            if self.rebalancing:
+                return False
+            await write()
+        return True
+
+    async def revoked(self) -> None:
+        """Partitions are being revoked: returns once no flush is running, and none starts until `assigned`."""
+        self.rebalancing = True
+        async with self._flushing:
+            pass
+
+    def assigned(self) -> None:
+        """The stores hold the new assignment (revoked keys dropped): flushes may run again."""
+        self.rebalancing = False
 
 
 class NotFlushed(RuntimeError):

@@ -8,7 +8,8 @@ scale-out test as one missing call). The fixed flush waits until the queue is em
 in flight; the Kafka client's own flush then waits for the broker's acknowledgement.
 
 It also gives the app a hook that runs before every offset commit (`app.salesfloor_before_commit`):
-the worker writes its buffered table state there (see `agents/state.py`).
+the worker writes its buffered table state there (see `agents/state.py`); when the hook returns False
+(a rebalance is under way) the commit is skipped, as Faust skips one for revoked partitions.
 """
 
 from __future__ import annotations
@@ -45,8 +46,8 @@ async def _flush(self: Any) -> None:
 async def _commit_offsets(self: Any, offsets: Any, start_new_transaction: bool = True) -> bool:
     """Runs the app's `salesfloor_before_commit` (state written to changelogs once per commit) first."""
     before_commit = getattr(self.app, "salesfloor_before_commit", None)
-    if before_commit is not None:
-        await before_commit()
+    if before_commit is not None and await before_commit() is False:
+        return False
     return await _original_commit_offsets(self, offsets, start_new_transaction)
 
 

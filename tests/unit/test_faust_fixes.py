@@ -40,3 +40,24 @@ async def test_flush_waits_for_the_message_in_flight_and_for_slow_sends() -> Non
     faust_fixes.install()
     assert await flushed_count(delay=0.25, messages=3) == (3, 3)
     assert await flushed_count(delay=0.0, messages=50) == (50, 50)
+
+
+async def test_a_commit_is_skipped_when_the_state_was_not_written(monkeypatch: Any) -> None:
+    committed: list[Any] = []
+
+    async def original(self: Any, offsets: Any, start_new_transaction: bool = True) -> bool:
+        committed.append(offsets)
+        return True
+
+    monkeypatch.setattr(faust_fixes, "_original_commit_offsets", original)
+    written = [False]
+
+    async def before_commit() -> bool:
+        return written[0]
+
+    consumer = SimpleNamespace(app=SimpleNamespace(salesfloor_before_commit=before_commit))
+    assert await faust_fixes._commit_offsets(consumer, {"tp": 5}) is False
+    assert committed == []
+    written[0] = True
+    assert await faust_fixes._commit_offsets(consumer, {"tp": 6}) is True
+    assert committed == [{"tp": 6}]

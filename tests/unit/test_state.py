@@ -1,5 +1,6 @@
 """BufferedTable: each dirty key reaches its changelog partition once per flush, never for a partition
-owned elsewhere, and a flush that cannot finish while the worker stops aborts the commit."""
+owned elsewhere, and a flush that cannot finish while the worker stops aborts the commit.
+RebalanceGate: a revocation waits for the running flush, and no flush runs until the next assignment."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Any
 import orjson
 import pytest
 
-from agents.state import BufferedTable, NotFlushed, flush_tables
+from agents.state import BufferedTable, NotFlushed, RebalanceGate, flush_tables
 
 
 class Batch:
@@ -33,8 +34,9 @@ class Batch:
 class Producer:
     """Records what the batch API was given; `fail` deliveries fail, `hang` never complete."""
 
-    def __init__(self, capacity: int = 3, fail: int = 0, hang: bool = False) -> None:
-        self.capacity, self.fail, self.hang = capacity, fail, hang
+    def __init__(self, capacity: int = 3, fail: int = 0, hang: bool = False,
+                 acknowledge: asyncio.Event | None = None) -> None:
+        self.capacity, self.fail, self.hang, self.acknowledge = capacity, fail, hang, acknowledge
         self.sent: list[tuple[str, int, list[tuple[bytes, bytes | None]]]] = []
 
     def create_batch(self) -> Batch:
@@ -45,6 +47,9 @@ class Producer:
         if self.fail:
             self.fail -= 1
             delivery.set_exception(ConnectionError("broker away"))
+        elif self.acknowledge is not None:  # the broker acknowledges when the test says so
+            self.sent.append((topic, partition, batch.records))
+            asyncio.create_task(self.acknowledge.wait()).add_done_callback(lambda _: delivery.set_result(None))
         elif not self.hang:
             self.sent.append((topic, partition, batch.records))
             delivery.set_result(None)
@@ -109,3 +114,35 @@ async def test_a_stopping_worker_gives_up_instead_of_committing(monkeypatch: pyt
     table.put("b", 0, 1)
     with pytest.raises(NotFlushed):
         await flush_tables(Producer(fail=1), [table], stopping=lambda: True)
+
+
+async def test_a_revocation_waits_for_the_running_flush_and_none_runs_until_the_assignment() -> None:
+    """The race behind the scale-out loss: a commit's flush still writing partition 1 when the rebalance
+    moved it away, and the store dropped its keys (unsent ones went out as tombstones)."""
+    gate, owned = RebalanceGate(), {0, 1}
+    table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: owned)
+    for n in range(6):
+        table.put(f"k{n}", n % 2, n)
+    acknowledge = asyncio.Event()
+    producer = Producer(acknowledge=acknowledge)
+
+    def flush() -> Any:
+        return flush_tables(producer, [table], stopping=lambda: False)
+
+    flushing = asyncio.create_task(gate.flush(flush))
+    await asyncio.sleep(0.01)
+    assert {partition for _, partition, _ in producer.sent} == {0}  # partition 0 sent, waiting for the broker
+    revoking = asyncio.create_task(gate.revoked())
+    await asyncio.sleep(0.05)
+    assert not revoking.done()  # the group cannot hand partition 1 on while its state is being written
+    acknowledge.set()
+    assert await flushing is True
+    await asyncio.wait_for(revoking, 1)
+    assert records(producer) == {(n % 2, f"k{n}"): str(n).encode() for n in range(6)}  # values, no tombstone
+
+    table.put("k0", 0, 10)  # processed after the revocation, before the assignment
+    assert await gate.flush(flush) is False  # the commit is skipped
+    assert len(records(producer)) == 6
+    gate.assigned()
+    assert await gate.flush(flush) is True
+    assert records(producer)[(0, "k0")] == b"10"
