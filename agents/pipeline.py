@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
+from faust.types import TP
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client import CollectorRegistry
@@ -36,6 +37,7 @@ from agents.exporter import KpiCollector, LagCollector, aggregate_partition
 from agents.ingest import Ingest, deadletter_record
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
+from agents.gaps import OffsetGaps
 from agents.state import BufferedTable, RebalanceGate, flush_tables
 from agents.store import BulkRestoredStore
 from agents.view import AggregateView
@@ -49,6 +51,8 @@ MINUTES_KEPT_US = 7_200_000_000  # minute buckets serve last_60m; two hours leav
 SHIP_CHUNK = 1000  # snapshots per message, well under Kafka's 1 MB message limit
 TRIM_S = 2.0  # how often freed heap is handed back to the OS
 BROKER_PROBE_S = 2.0
+NUDGE_S = 5.0  # a partition not moving although Kafka has more for this long is nudged (see _nudge)
+NUDGE = "nudge"  # the key of a message that only shows the agent its next offset
 
 
 @dataclass
@@ -68,6 +72,8 @@ class Pipeline:
     caught_up_at: float = 0.0  # monotonic time when every assigned partition was last read to its end
     _ingesting: asyncio.Future[None] | None = None
     gate: RebalanceGate = field(default_factory=RebalanceGate)
+    gaps: OffsetGaps = field(init=False)
+    _stalled: dict[tuple[str, int], int] = field(default_factory=dict)  # partition -> expected offset
 
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
@@ -98,6 +104,8 @@ class Pipeline:
         self.aggregate_state = BufferedTable(self.aggregates, encode=orjson.dumps,
                                              owned=lambda: set(aggregate_store.restored))
         app.salesfloor_before_commit = self._flush_state  # type: ignore[attr-defined] - see faust_fixes
+        self.gaps = OffsetGaps(s.aiokafka_kwargs())
+        app.salesfloor_sought = self.gaps.sought  # type: ignore[attr-defined] - see faust_fixes
         self.entities.on_recover(self._rebuild_partials)
         self.ingest = Ingest(s, self.metrics, producer=self.app.producer._ensure_producer,  # noqa: SLF001
                              topics=[topic_name(s.topic_prefix, t) for t in INPUT_TOPICS],
@@ -112,6 +120,7 @@ class Pipeline:
         app.timer(s.expiry_interval_seconds, name="expire")(logged(self._send_expiry))
         app.timer(1.0, name="raise-alerts")(logged(self._raise_alerts))
         app.timer(BROKER_PROBE_S, name="probe-broker")(self._probe_broker)
+        app.timer(NUDGE_S, name="nudge")(logged(self._nudge))
         app.timer(TRIM_S, name="release-memory")(release_free_memory)
         self.registry.register(KpiCollector(self))
         self.registry.register(LagCollector(app))
@@ -146,35 +155,50 @@ class Pipeline:
     # -- entities ------------------------------------------------------------------------------
 
     async def _process_entities(self, stream: faust.StreamT[dict[str, Any]]) -> None:
-        """Apply each batch to its entities; move the partition's partial aggregates by the change."""
-        table, clock, sla_us = self.entity_state, self.clock, self.sla_us
+        """Apply each batch to its entities (and first any message Faust skipped, see agents/gaps.py)."""
+        topic, check = self.entity_topic.get_topic_name(), self.gaps.check
         async for event in stream.events():
-            message, value = event.message, event.value
-            partition = message.partition
-            self.versions[partition] = message.offset
-            batch = value.get("b")
-            if batch is None:
+            message = event.message
+            partition, offset = message.partition, message.offset
+            skipped = check(topic, partition, offset)
+            if skipped is not None:
+                for missed_offset, value in await self.gaps.read(topic, partition, skipped, offset):
+                    self._apply_entities(partition, missed_offset, value)
+            self._apply_entities(partition, offset, event.value)
+
+    def _apply_entities(self, partition: int, offset: int, value: dict[str, Any]) -> None:
+        """One entity-topic message: move the partition's partial aggregates by each entity's change."""
+        if offset > self.versions.get(partition, -1):
+            # Never backwards: after a rebalance Faust replays from the committed offset, below the
+            # version the rebuilt partials were shipped with. A replayed message may complete a bucket
+            # (state the old owner had not written), and a snapshot with a lower version than the
+            # rebuilt one would be ignored by the aggregates.
+            self.versions[partition] = offset
+        batch = value.get("b")
+        if batch is None:
+            if NUDGE not in value:
                 self._expire_entities(partition, Horizon(value["day"], value["minute"]), value["cutoff"])
+            return
+        table, clock, sla_us = self.entity_state, self.clock, self.sla_us
+        by_entity: dict[str, list[list[Any]]] = {}
+        for item in batch:
+            by_entity.setdefault(item[0], []).append(item)
+        partial = self._partial(partition)
+        for key, items in by_entity.items():
+            table_key = f"{partition}{SEP}{key}"
+            stored = table.get(table_key)
+            state = None if stored is None else orjson.loads(stored)
+            new_state, added = apply_events(state, (item[1] for item in items))
+            self._count_duplicates(items, added)
+            if not added:
                 continue
-            by_entity: dict[str, list[list[Any]]] = {}
-            for item in batch:
-                by_entity.setdefault(item[0], []).append(item)
-            partial = self._partial(partition)
-            for key, items in by_entity.items():
-                table_key = f"{partition}{SEP}{key}"
-                stored = table.get(table_key)
-                state = None if stored is None else orjson.loads(stored)
-                new_state, added = apply_events(state, (item[1] for item in items))
-                self._count_duplicates(items, added)
-                if not added:
-                    continue
-                new_state["o"] = message.offset
-                table.put(table_key, partition, exact_bytes(orjson.dumps(new_state)))
-                old = contribution(key, state["e"], clock, sla_us) if state else {}
-                new = contribution(key, new_state["e"], clock, sla_us)
-                partial.apply(difference(new, old))
-                if key[0] == "L":
-                    self._watch(partition, table_key, new_state["e"])
+            new_state["o"] = offset
+            table.put(table_key, partition, exact_bytes(orjson.dumps(new_state)))
+            old = contribution(key, state["e"], clock, sla_us) if state else {}
+            new = contribution(key, new_state["e"], clock, sla_us)
+            partial.apply(difference(new, old))
+            if key[0] == "L":
+                self._watch(partition, table_key, new_state["e"])
 
     def _count_duplicates(self, items: list[list[Any]], added: set[str]) -> None:
         """A primary copy whose id was not added, or was added by an earlier copy, is a duplicate."""
@@ -324,6 +348,27 @@ class Pipeline:
         for partition in self.assigned_aggregate_partitions():
             self.aggregate_topic.send_soon(key=b"", value=request, partition=partition)
 
+    async def _nudge(self) -> None:
+        """A partition whose next message has not come for a round although Kafka has it: Faust may
+        have skipped the rest of it (agents/gaps.py), and only a later message shows the agent the
+        gap. Send it one that changes nothing."""
+        stalled, self._stalled = self._stalled, {}
+        for topic in (self.entity_topic, self.aggregate_topic):
+            name = topic.get_topic_name()
+            for partition in self._assigned(name):
+                expected = self.gaps.expected.get((name, partition))
+                try:
+                    highwater = self.app.consumer.highwater(TP(name, partition))
+                except Exception:  # noqa: BLE001 - not fetched yet
+                    continue
+                if expected is None or highwater is None or expected >= highwater:
+                    continue
+                if stalled.get((name, partition)) == expected:
+                    log.info("%s[%d]: offset %d not delivered for %.0fs; nudging", name, partition, expected,
+                             NUDGE_S)
+                    topic.send_soon(key=b"", value={NUDGE: True}, partition=partition)
+                self._stalled[(name, partition)] = expected
+
     async def _probe_broker(self) -> None:
         """Ask the broker for metadata: health turns not-ready while it does not answer."""
         try:
@@ -363,25 +408,36 @@ class Pipeline:
     # -- aggregates ----------------------------------------------------------------------------
 
     async def _process_aggregates(self, stream: faust.StreamT[dict[str, Any]]) -> None:
-        """Keep the newest snapshot of each bucket from each entity partition (idempotent by version)."""
-        table, view = self.aggregate_state, self.view
+        """Keep the newest snapshot of each bucket from each entity partition (and first apply any
+        message Faust skipped, see agents/gaps.py)."""
+        topic, check = self.aggregate_topic.get_topic_name(), self.gaps.check
         async for event in stream.events():
-            value = event.value
-            partition = event.message.partition
-            snapshots = value.get("s")
-            if snapshots is None:
+            message = event.message
+            partition, offset = message.partition, message.offset
+            skipped = check(topic, partition, offset)
+            if skipped is not None:
+                for _, value in await self.gaps.read(topic, partition, skipped, offset):
+                    self._apply_snapshots(partition, value)
+            self._apply_snapshots(partition, event.value)
+
+    def _apply_snapshots(self, partition: int, value: dict[str, Any]) -> None:
+        """Snapshots are idempotent by version: an older one than the bucket holds is ignored."""
+        snapshots = value.get("s")
+        if snapshots is None:
+            if NUDGE not in value:
                 self._expire_aggregates(partition, Horizon(value["day"], value["minute"]))
+            return
+        table, view = self.aggregate_state, self.view
+        for source_partition, version, team, rep, bucket, fields in snapshots:
+            table_key = SEP.join((team, rep, bucket))
+            record = table.get(table_key) or {}
+            source = str(source_partition)
+            current = record.get(source)
+            if current is not None and current[0] > version:
                 continue
-            for source_partition, version, team, rep, bucket, fields in snapshots:
-                table_key = SEP.join((team, rep, bucket))
-                record = table.get(table_key) or {}
-                source = str(source_partition)
-                current = record.get(source)
-                if current is not None and current[0] > version:
-                    continue
-                record = {**record, source: [version, fields]}
-                table.put(table_key, partition, record)
-                view.put(partition, team, rep, bucket, record)
+            record = {**record, source: [version, fields]}
+            table.put(table_key, partition, record)
+            view.put(partition, team, rep, bucket, record)
 
     def _expire_aggregates(self, partition: int, horizon: Horizon) -> None:
         table, expired = self.aggregate_state, 0
@@ -398,7 +454,10 @@ class Pipeline:
             log.info("expired %d aggregate buckets of partition %d", expired, partition)
 
     async def _on_aggregate_restored(self, event: faust.EventT) -> None:
-        self._aggregate_restored(event.message.partition, event.key, event.value)
+        """A record of Faust's tail recovery. A key changed here and not yet written keeps its newer
+        value, in the view as in the store (`BulkRestoredStore.apply_changelog_batch`)."""
+        if event.key not in self.aggregate_state.dirty:
+            self._aggregate_restored(event.message.partition, event.key, event.value)
 
     def _aggregate_restored(self, partition: int, key: str, record: dict[str, Any] | None) -> None:
         team, rep, bucket = str(key).split(SEP)

@@ -9,7 +9,9 @@ in flight; the Kafka client's own flush then waits for the broker's acknowledgem
 
 It also gives the app a hook that runs before every offset commit (`app.salesfloor_before_commit`):
 the worker writes its buffered table state there (see `agents/state.py`); when the hook returns False
-(a rebalance is under way) the commit is skipped, as Faust skips one for revoked partitions.
+(a rebalance is under way) the commit is skipped, as Faust skips one for revoked partitions. And after
+Faust seeks its partitions back to their committed offsets, it tells the app where they are
+(`app.salesfloor_sought`), so the agents notice a message Faust skipped (see `agents/gaps.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from faust.transport.producer import ProducerBuffer
 
 _original_send_pending = ProducerBuffer._send_pending
 _original_commit_offsets = Consumer._commit_offsets
+_original_perform_seek = Consumer.perform_seek
 
 
 async def _send_pending(self: Any, fut: Any) -> None:
@@ -51,6 +54,14 @@ async def _commit_offsets(self: Any, offsets: Any, start_new_transaction: bool =
     return await _original_commit_offsets(self, offsets, start_new_transaction)
 
 
+async def _perform_seek(self: Any) -> None:
+    """Tells the app's `salesfloor_sought` where each partition was sought to (see `agents/gaps.py`)."""
+    await _original_perform_seek(self)
+    sought = getattr(self.app, "salesfloor_sought", None)
+    if sought is not None:
+        sought(dict(self._read_offset))
+
+
 def install() -> None:
     """Idempotent: patch `ProducerBuffer` so that `flush()` means flushed.
 
@@ -61,3 +72,4 @@ def install() -> None:
         ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]
         ProducerBuffer.flush = _flush  # type: ignore[method-assign]
         Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]
+        Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]

@@ -9,7 +9,6 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-import pytest
 
 from streams.distort import produce
 from streams.settings import load_settings
@@ -54,12 +53,6 @@ async def test_sigkill_three_times_while_a_day_flows(kafka_bootstrap: str, topic
         worker.stop()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="open (issue 6): after a SIGKILL right after a three-worker rebalance a KPI sometimes stays off "
-           "by one event; one cause (stale changelog writes by the previous owner) is fixed, it passed 6 runs "
-           "in a row, then failed once in CI (2026-11-26 00:17)",
-)
 async def test_two_then_three_workers_one_killed(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
     values = busy_day(seed=404)
     events = valid_events(values)
@@ -76,6 +69,37 @@ async def test_two_then_three_workers_one_killed(kafka_bootstrap: str, topic_pre
         workers[1].kill()  # its partitions move to the other two
         await flowing
         converge([workers[0], workers[2]], events, timeout=300)
+    finally:
+        for worker in workers:
+            worker.stop()
+
+
+async def test_workers_join_leave_and_die_while_a_day_flows(kafka_bootstrap: str, topic_prefix: str,
+                                                           tmp_path: Path) -> None:
+    """Seven membership changes (joins, a graceful stop, SIGKILLs) while events flow: every rebalance
+    moves partitions, and the state of the messages in flight, from one worker to another."""
+    values = busy_day(seed=505)
+    events = valid_events(values)
+    env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_SESSION_TIMEOUT_SECONDS="6")
+    workers = [Worker(env, tmp_path / f"w{n}.log") for n in range(3)]
+    rng = random.Random(505)
+    try:
+        workers[0].start()
+        await asyncio.to_thread(workers[0].wait_ready, 120)
+        flowing = asyncio.create_task(produce_steadily(values, kafka_bootstrap, topic_prefix, rate=2500))
+        plan = [("start", 1), ("start", 2), ("kill", 0), ("start", 0), ("stop", 1), ("kill", 2), ("start", 1)]
+        for action, n in plan:
+            await asyncio.sleep(rng.uniform(2, 5))
+            if action == "start":
+                workers[n].start()
+            elif action == "stop":
+                await asyncio.to_thread(workers[n].stop)
+            else:
+                workers[n].kill()
+        await flowing
+        for worker in workers[:2]:
+            await asyncio.to_thread(worker.wait_ready, 120)
+        converge(workers[:2], events, timeout=300)
     finally:
         for worker in workers:
             worker.stop()
