@@ -8,7 +8,8 @@ events, missing after a worker joined.
 
 `OffsetGaps` knows which offset each partition's next message must have: the committed offset Faust
 sought to after a rebalance, then the offset after the last message. A message further on means the
-ones between were skipped; the agent reads them from Kafka and applies them first. Our topics are
+ones between were skipped; the agent reads them from Kafka and applies them first, then acknowledges them to
+Faust's consumer, whose commits would otherwise stop short of them for good. Our topics are
 neither compacted nor transactional, so their offsets have no holes of their own. Applying is
 idempotent, so a message that arrives twice (a replay, or the skipped one delivered after all) does
 no harm.
@@ -22,6 +23,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import TP, Message
 
 log = logging.getLogger(__name__)
 
@@ -70,3 +72,11 @@ class OffsetGaps:
         finally:
             await consumer.stop()
         return out
+
+
+def acknowledge(consumer: Any, topic: str, partition: int, offsets: list[int]) -> None:
+    """Tell Faust's consumer that the messages read back are processed: it commits a partition only up
+    to its first offset not acknowledged."""
+    tp = TP(topic, partition)
+    for offset in offsets:
+        consumer.ack(Message(topic, partition, offset, 0.0, 0, None, None, None, None, tp=tp))

@@ -37,7 +37,7 @@ from agents.exporter import KpiCollector, LagCollector, aggregate_partition
 from agents.ingest import Ingest, deadletter_record
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
-from agents.gaps import OffsetGaps
+from agents.gaps import OffsetGaps, acknowledge
 from agents.state import BufferedTable, RebalanceGate, flush_tables
 from agents.store import BulkRestoredStore
 from agents.view import AggregateView
@@ -162,8 +162,10 @@ class Pipeline:
             partition, offset = message.partition, message.offset
             skipped = check(topic, partition, offset)
             if skipped is not None:
-                for missed_offset, value in await self.gaps.read(topic, partition, skipped, offset):
+                missed = await self.gaps.read(topic, partition, skipped, offset)
+                for missed_offset, value in missed:
                     self._apply_entities(partition, missed_offset, value)
+                acknowledge(self.app.consumer, topic, partition, [o for o, _ in missed])
             self._apply_entities(partition, offset, event.value)
 
     def _apply_entities(self, partition: int, offset: int, value: dict[str, Any]) -> None:
@@ -353,6 +355,8 @@ class Pipeline:
         have skipped the rest of it (agents/gaps.py), and only a later message shows the agent the
         gap. Send it one that changes nothing."""
         stalled, self._stalled = self._stalled, {}
+        if self.app.rebalancing:
+            return  # streams are paused until the tables are recovered
         for topic in (self.entity_topic, self.aggregate_topic):
             name = topic.get_topic_name()
             for partition in self._assigned(name):
@@ -416,8 +420,10 @@ class Pipeline:
             partition, offset = message.partition, message.offset
             skipped = check(topic, partition, offset)
             if skipped is not None:
-                for _, value in await self.gaps.read(topic, partition, skipped, offset):
+                missed = await self.gaps.read(topic, partition, skipped, offset)
+                for _, value in missed:
                     self._apply_snapshots(partition, value)
+                acknowledge(self.app.consumer, topic, partition, [o for o, _ in missed])
             self._apply_snapshots(partition, event.value)
 
     def _apply_snapshots(self, partition: int, value: dict[str, Any]) -> None:

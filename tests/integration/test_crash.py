@@ -10,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
 from streams.distort import produce
 from streams.settings import load_settings
 from streams.simulator import FloorConfig
@@ -100,6 +102,29 @@ async def test_workers_join_leave_and_die_while_a_day_flows(kafka_bootstrap: str
         for worker in workers[:2]:
             await asyncio.to_thread(worker.wait_ready, 120)
         converge(workers[:2], events, timeout=300)
+        await all_committed(kafka_bootstrap, topic_prefix)
     finally:
         for worker in workers:
             worker.stop()
+
+
+async def all_committed(bootstrap: str, prefix: str, timeout: float = 60) -> None:
+    """The workers' commits reach the end of the internal topics once they are idle: none is stuck
+    before a message it never acknowledged (one Faust skipped and the agent read back)."""
+    settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=settings.faust_id, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(f"{settings.faust_id}-{stage}", p)
+               for stage in ("entities", "aggregates") for p in range(settings.partitions)]
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            ends = await consumer.end_offsets(tps)
+            behind = {f"{tp.topic}[{tp.partition}]": (committed, ends[tp]) for tp in tps
+                      if (committed := await consumer.committed(tp)) != ends[tp]}
+            if not behind:
+                return
+            assert asyncio.get_running_loop().time() < deadline, f"commits stuck (committed, end): {behind}"
+            await asyncio.sleep(1)
+    finally:
+        await consumer.stop()

@@ -26,3 +26,18 @@ def test_replays_and_unknown_starts_are_not_gaps() -> None:
     assert gaps.check("aggregates", 0, 9) is None
     assert gaps.check("aggregates", 0, 10) is None
     assert gaps.check("aggregates", 0, 12) == 11
+
+
+def test_messages_read_back_are_acknowledged_to_faust() -> None:
+    from agents.gaps import acknowledge
+
+    acked: list[tuple[str, int, int]] = []
+
+    class Consumer:
+        def ack(self, message: object) -> bool:
+            tp = message.tp  # type: ignore[attr-defined]
+            acked.append((tp.topic, tp.partition, message.offset))  # type: ignore[attr-defined]
+            return True
+
+    acknowledge(Consumer(), "entities", 3, [2091, 2092])
+    assert acked == [("entities", 3, 2091), ("entities", 3, 2092)]
