@@ -34,10 +34,11 @@ from agents.entity_state import (
     expired_entity,
 )
 from agents.exporter import KpiCollector, LagCollector, aggregate_partition
+from agents.gaps import OffsetGaps, acknowledge
 from agents.ingest import Ingest, deadletter_record
 from agents.kpis import now_us
 from agents.ops_metrics import OpsMetrics
-from agents.gaps import OffsetGaps, acknowledge
+from agents.replica import ViewReplica
 from agents.state import BufferedTable, RebalanceGate, flush_tables
 from agents.store import BulkRestoredStore
 from agents.view import AggregateView
@@ -112,6 +113,8 @@ class Pipeline:
                              entity_topic=self.entity_topic.get_topic_name(),
                              deadletter_topic=topic_name(s.topic_prefix, "deadletter"), reject=deadletter_record)
         app.salesfloor_ingest = self.ingest  # type: ignore[attr-defined] - its lag is the input's (exporter)
+        self.replica = ViewReplica(s.aiokafka_kwargs(), self.aggregates.changelog_topic.get_topic_name(),
+                                   s.partitions, owned=self._settled_aggregate_partitions)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
         app.agent(self.entity_topic, name="entities")(self._process_entities)
@@ -135,6 +138,7 @@ class Pipeline:
         if self._ingesting is None:
             # cancelled when the app stops; should it fail, the app crashes (mode's add_future)
             self._ingesting = self.app.add_future(self.ingest.run())
+            self.app.add_future(self.replica.run())
 
     async def _flush_state(self) -> bool:
         """Make the tables' state durable; runs right before the consumer commits offsets, which it
@@ -475,6 +479,10 @@ class Pipeline:
 
     def assigned_aggregate_partitions(self) -> set[int]:
         return self._assigned(self.aggregate_topic.get_topic_name())
+
+    def _settled_aggregate_partitions(self) -> set[int] | None:
+        """The aggregate partitions owned here, or None while a rebalance is moving them."""
+        return None if self.app.rebalancing else self.assigned_aggregate_partitions()
 
 
 

@@ -7,8 +7,9 @@
   least every second (the heartbeat), with a `celebrate` field when deals were won since the last push.
   A stream ends when the client goes away or the web server shuts down.
 
-Like `/metrics`, a worker only knows the team/rep keys whose aggregate partition it owns: with several
-workers, point the TV at the worker owning the team (`owned` in the document says whether it does).
+With several workers, a worker owns the aggregates of some team/rep keys only; the board shows the
+others from a read-only copy that follows their changelog (agents/replica.py), a few seconds behind
+their owner. `owned` in the document says whether the team's own key is on this worker or in that copy.
 """
 
 from __future__ import annotations
@@ -165,14 +166,13 @@ class Board:
 
     def build(self, team: str) -> tuple[dict[str, Any], dict[tuple[str, str], tuple[float, float]]]:
         p = self.pipeline
-        settings, clock, view = p.settings, p.clock, p.view
+        settings, clock = p.settings, p.clock
         now = now_us()
-        assigned = p.assigned_aggregate_partitions()
-        owned_keys = [key for key, partition in view.partition_of.items() if partition in assigned]
-        owned = (team, ALL) in owned_keys or (
-            team == ALL and aggregate_partition(ALL, ALL, settings.partitions) in assigned)
+        buckets = self.buckets()
+        owned = (team, ALL) in buckets or (
+            team == ALL and aggregate_partition(ALL, ALL, settings.partitions) in p.assigned_aggregate_partitions())
 
-        kpis = api_shape(series_for(team, ALL, view.buckets.get((team, ALL), {}), now_us=now, clock=clock))
+        kpis = api_shape(series_for(team, ALL, buckets.get((team, ALL), {}), now_us=now, clock=clock))
         today = kpis["windows"].get("today", {})
         month_values = kpis["windows"].get("month", {})
         month: dict[str, Any] = {
@@ -184,11 +184,11 @@ class Board:
         }
         if team == ALL:  # the floor has no target of its own: the sum of this month's team targets
             total, teams = 0.0, 0
-            for key_team, key_rep in owned_keys:
+            for key_team, key_rep in buckets:
                 if key_team == ALL or key_rep != ALL:
                     continue
                 labels = {"team": key_team, "rep": ALL, "window": "month"}
-                team_buckets = view.buckets.get((key_team, ALL), {})
+                team_buckets = buckets.get((key_team, ALL), {})
                 for metric, _, value in targets({}, team_buckets, labels, now, clock, None):
                     if metric == "salesfloor_target_amount":
                         total, teams = total + value, teams + 1
@@ -200,7 +200,7 @@ class Board:
         live = kpis["live"]
         oldest = live.get("lead_oldest_awaiting_seconds", 0.0)
         sla = settings.lead_sla_seconds
-        rows, won = self.reps(team, owned_keys, now)
+        rows, won = self.reps(team, buckets, now)
         document = {
             "team": team,
             "date": clock.day(now)[1:],
@@ -223,17 +223,29 @@ class Board:
         }
         return document, won
 
-    def reps(self, team: str, owned_keys: list[tuple[str, str]], now: int,
+    def buckets(self) -> dict[tuple[str, str], dict[str, dict[str, int]]]:
+        """Every team/rep the board can show: this worker's own aggregates, and the replica's copy of
+        the other workers' (agents/replica.py)."""
+        p = self.pipeline
+        assigned = p.assigned_aggregate_partitions()
+        view, replica = p.view, p.replica.view
+        out = {key: view.buckets.get(key, {}) for key, partition in view.partition_of.items() if partition in assigned}
+        for key, partition in replica.partition_of.items():
+            if partition not in assigned:
+                out.setdefault(key, replica.buckets.get(key, {}))
+        return out
+
+    def reps(self, team: str, buckets: dict[tuple[str, str], dict[str, dict[str, int]]], now: int,
              ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], tuple[float, float]]]:
         """Every rep of the team (or floor) with today's numbers, best first; and deals won per rep."""
         p = self.pipeline
         names = window_buckets("today", now, p.clock)
         rows, won = [], {}
-        for key_team, rep in owned_keys:
+        for (key_team, rep), rep_buckets in buckets.items():
             if rep.startswith("_") or (team != ALL and key_team != team) or key_team == ALL:
                 continue
             labels = {"team": key_team, "rep": rep, "window": "today"}
-            values = api_shape(windowed(sum_fields(p.view.buckets.get((key_team, rep), {}), names), labels))
+            values = api_shape(windowed(sum_fields(rep_buckets, names), labels))
             today = values["windows"].get("today", {})
             response = today.get("lead_response_seconds", {})
             row = {
