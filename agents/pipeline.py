@@ -75,6 +75,7 @@ class Pipeline:
     gate: RebalanceGate = field(default_factory=RebalanceGate)
     gaps: OffsetGaps = field(init=False)
     _stalled: dict[tuple[str, int], int] = field(default_factory=dict)  # partition -> expected offset
+    _foreign_seen: set[tuple[str, int]] = field(default_factory=set)  # partitions with unknown messages
 
     def __post_init__(self) -> None:
         s, app = self.settings, self.app
@@ -182,8 +183,10 @@ class Pipeline:
             self.versions[partition] = offset
         batch = value.get("b")
         if batch is None:
-            if NUDGE not in value:
+            if "day" in value:
                 self._expire_entities(partition, Horizon(value["day"], value["minute"]), value["cutoff"])
+            elif NUDGE not in value:
+                self._foreign(self.entity_topic, partition, offset, value)
             return
         table, clock, sla_us = self.entity_state, self.clock, self.sla_us
         by_entity: dict[str, list[list[Any]]] = {}
@@ -205,6 +208,15 @@ class Pipeline:
             partial.apply(difference(new, old))
             if key[0] == "L":
                 self._watch(partition, table_key, new_state["e"])
+
+    def _foreign(self, topic: Any, partition: int, offset: int, value: dict[str, Any]) -> None:
+        """An internal message this version does not know (written by an older one): skipped, not fatal;
+        logged once per partition."""
+        name = topic.get_topic_name()
+        if (name, partition) not in self._foreign_seen:
+            self._foreign_seen.add((name, partition))
+            log.warning("skipping messages of another version in %s[%d], the first at offset %d (keys %s)",
+                        name, partition, offset, sorted(value)[:5])
 
     def _count_duplicates(self, items: list[list[Any]], added: set[str]) -> None:
         """A primary copy whose id was not added, or was added by an earlier copy, is a duplicate."""
@@ -425,17 +437,19 @@ class Pipeline:
             skipped = check(topic, partition, offset)
             if skipped is not None:
                 missed = await self.gaps.read(topic, partition, skipped, offset)
-                for _, value in missed:
-                    self._apply_snapshots(partition, value)
+                for missed_offset, value in missed:
+                    self._apply_snapshots(partition, missed_offset, value)
                 acknowledge(self.app.consumer, topic, partition, [o for o, _ in missed])
-            self._apply_snapshots(partition, event.value)
+            self._apply_snapshots(partition, offset, event.value)
 
-    def _apply_snapshots(self, partition: int, value: dict[str, Any]) -> None:
+    def _apply_snapshots(self, partition: int, offset: int, value: dict[str, Any]) -> None:
         """Snapshots are idempotent by version: an older one than the bucket holds is ignored."""
         snapshots = value.get("s")
         if snapshots is None:
-            if NUDGE not in value:
+            if "day" in value:
                 self._expire_aggregates(partition, Horizon(value["day"], value["minute"]))
+            elif NUDGE not in value:
+                self._foreign(self.aggregate_topic, partition, offset, value)
             return
         table, view = self.aggregate_state, self.view
         for source_partition, version, team, rep, bucket, fields in snapshots:
