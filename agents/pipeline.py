@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import faust
-from faust.types import TP
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from agents.alerts import Deadlines, alert_for, waiting_since
@@ -161,17 +161,23 @@ class Pipeline:
 
     async def _process_entities(self, stream: faust.StreamT[dict[str, Any]]) -> None:
         """Apply each batch to its entities (and first any message Faust skipped, see agents/gaps.py)."""
-        topic, check = self.entity_topic.get_topic_name(), self.gaps.check
+        topic = self.entity_topic.get_topic_name()
         async for event in stream.events():
             message = event.message
             partition, offset = message.partition, message.offset
-            skipped = check(topic, partition, offset)
-            if skipped is not None:
-                missed = await self.gaps.read(topic, partition, skipped, offset)
-                for missed_offset, value in missed:
-                    self._apply_entities(partition, missed_offset, value)
-                acknowledge(self.app.consumer, topic, partition, [o for o, _ in missed])
+            for missed_offset, value in await self._skipped(topic, partition, offset):
+                self._apply_entities(partition, missed_offset, value)
             self._apply_entities(partition, offset, event.value)
+
+    async def _skipped(self, topic: str, partition: int, offset: int) -> list[tuple[int, Any]]:
+        """The messages Faust skipped before this one, read back from Kafka (agents/gaps.py); almost
+        always none. They count as acknowledged from here: the caller applies them before it awaits."""
+        start = self.gaps.check(topic, partition, offset)
+        if start is None:
+            return []
+        missed = await self.gaps.read(topic, partition, start, offset)
+        acknowledge(self.app.consumer, topic, partition, [missed_offset for missed_offset, _ in missed])
+        return missed
 
     def _apply_entities(self, partition: int, offset: int, value: dict[str, Any]) -> None:
         """One entity-topic message: move the partition's partial aggregates by each entity's change."""
@@ -430,16 +436,12 @@ class Pipeline:
     async def _process_aggregates(self, stream: faust.StreamT[dict[str, Any]]) -> None:
         """Keep the newest snapshot of each bucket from each entity partition (and first apply any
         message Faust skipped, see agents/gaps.py)."""
-        topic, check = self.aggregate_topic.get_topic_name(), self.gaps.check
+        topic = self.aggregate_topic.get_topic_name()
         async for event in stream.events():
             message = event.message
             partition, offset = message.partition, message.offset
-            skipped = check(topic, partition, offset)
-            if skipped is not None:
-                missed = await self.gaps.read(topic, partition, skipped, offset)
-                for missed_offset, value in missed:
-                    self._apply_snapshots(partition, missed_offset, value)
-                acknowledge(self.app.consumer, topic, partition, [o for o, _ in missed])
+            for missed_offset, value in await self._skipped(topic, partition, offset):
+                self._apply_snapshots(partition, missed_offset, value)
             self._apply_snapshots(partition, offset, event.value)
 
     def _apply_snapshots(self, partition: int, offset: int, value: dict[str, Any]) -> None:
