@@ -100,7 +100,7 @@ class Pipeline:
         aggregate_store = BulkRestoredStore.attach(
             self.aggregates, partition_of=self._aggregate_key_partition, decode_value=orjson.loads,
             consumer_kwargs=s.aiokafka_kwargs(), dirty=lambda: self.aggregate_state.dirty,
-            on_restored=self._aggregate_restored)
+            on_restored=self.view.apply)
         self.entity_state = BufferedTable(  # values are orjson documents
             self.entities, encode=bytes, owned=lambda: set(entity_store.restored))
         self.aggregate_state = BufferedTable(self.aggregates, encode=orjson.dumps,
@@ -483,11 +483,7 @@ class Pipeline:
         """A record of Faust's tail recovery. A key changed here and not yet written keeps its newer
         value, in the view as in the store (`BulkRestoredStore.apply_changelog_batch`)."""
         if event.key not in self.aggregate_state.dirty:
-            self._aggregate_restored(event.message.partition, event.key, event.value)
-
-    def _aggregate_restored(self, partition: int, key: str, record: dict[str, Any] | None) -> None:
-        team, rep, bucket = str(key).split(SEP)
-        self.view.put(partition, team, rep, bucket, record or {})
+            self.view.apply(event.message.partition, event.key, event.value)
 
     def _aggregate_key_partition(self, key: str) -> int:
         team, rep, _bucket = key.split(SEP)

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.entity_state import SEP
 from agents.view import AggregateView
 
 log = logging.getLogger(__name__)
@@ -67,17 +66,12 @@ class ViewReplica:
         new = wanted - self.following
         self.following = wanted
         tps = [TopicPartition(self.topic, p) for p in sorted(wanted)]
-        consumer.assign(tps)
-        if new:
-            await consumer.seek_to_beginning(*[TopicPartition(self.topic, p) for p in sorted(new)])
-            log.info("%s: following partitions %s for the wallboard", self.topic, sorted(new))
+        consumer.assign(tps)  # a new assignment starts every partition over: re-reading is idempotent
+        await consumer.seek_to_beginning(*tps)
+        log.info("%s: following partitions %s for the wallboard (new: %s)", self.topic, sorted(wanted), sorted(new))
 
     def apply(self, partition: int, key: bytes, value: bytes | None) -> None:
-        team, rep, bucket = orjson.loads(key).split(SEP)
-        if value is None:
-            self.view.buckets.get((team, rep), {}).pop(bucket, None)
-        else:
-            self.view.put(partition, team, rep, bucket, orjson.loads(value))
+        self.view.apply(partition, orjson.loads(key), None if value is None else orjson.loads(value))
 
     def drop(self, partitions: set[int]) -> None:
         """Forget partitions this worker now owns (its own view has them)."""

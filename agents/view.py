@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from agents.entity_state import OLDEST_AWAITING
+from agents.entity_state import OLDEST_AWAITING, SEP
 
 
 class AggregateView:
@@ -21,6 +21,14 @@ class AggregateView:
         self.partition_of[key] = partition
         self.buckets.setdefault(key, {})[bucket] = merge(record)
         self.puts[key] = self.puts.get(key, 0) + 1
+
+    def apply(self, partition: int, table_key: str, record: Mapping[str, Any] | None) -> None:
+        """One record of the aggregates table (`team SEP rep SEP bucket`); None, a tombstone, deletes it."""
+        team, rep, bucket = table_key.split(SEP)
+        if record is None:
+            self.buckets.get((team, rep), {}).pop(bucket, None)
+        else:
+            self.put(partition, team, rep, bucket, record)
 
     def version(self, key: tuple[str, str]) -> tuple[int, int]:
         """Differs from an earlier value whenever the key's buckets may have changed since, so readers

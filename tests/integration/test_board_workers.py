@@ -14,7 +14,7 @@ from agents.contributions import ALL
 from streams.simulator import FloorConfig
 from tests.integration.floor import converge, distorted, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
-from tests.kpi_compare import Key, key
+from tests.kpi_compare import Key, key, parse_metrics
 
 TILES = ("calls_outbound", "calls_connected", "emails_sent", "leads_created", "leads_responded", "won_amount",
          "deals_won")
@@ -84,7 +84,6 @@ async def test_either_workers_board_shows_every_team(kafka_bootstrap: str, topic
 
 
 def worker_keys(worker: Worker) -> list[Key]:
-    from tests.kpi_compare import parse_metrics
     return [k for k in parse_metrics(worker.metrics()) if k[0] != "salesfloor_consumer_lag"]
 
 
