@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test test-unit kafka-start kafka-stop clean
+.PHONY: setup demo lint test test-unit kafka-start kafka-stop clean
 
 setup: $(VENV)/.installed
 
@@ -17,7 +17,17 @@ $(VENV)/.installed: pyproject.toml
 demo: setup
 	$(BIN)/salesfloor demo
 
+# Lint and types gate the suite (CI runs `make test`): ruff's rules and format, then mypy --strict
+# (files and strictness are configured in pyproject.toml).
+LINTED := streams agents tests benchmarks
+
+lint: setup
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
 test: setup
+	$(MAKE) lint
 	bash deploy/setup-system.sh
 	bash deploy/kafka/kafka.sh fetch
 	$(BIN)/pytest

@@ -23,12 +23,16 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from agents.entity_state import compact, entity_keys, entity_partition
-from agents.kpis import now_us
-from agents.ops_metrics import OpsMetrics
+from agents.entities.state import compact, entity_keys
+from agents.export.ops_metrics import OpsMetrics
+from agents.kpis.windows import now_us
+from agents.messages import RoutedEvent
+from agents.routing import entity_partition
 from streams.errors import InvalidEvent
+from streams.kafka.internals import assignment_positions
 from streams.records import decode_event
 from streams.settings import Settings
+from streams.topics import INPUT_TOPICS, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +46,20 @@ RETRY_S = 1.0
 class Ingest:
     """The input topics' consumer: decode, validate, route; offsets committed after delivery."""
 
-    def __init__(self, settings: Settings, metrics: OpsMetrics, producer: Callable[[], Any],
-                 topics: list[str], entity_topic: str, deadletter_topic: str,
-                 reject: Callable[[Any, InvalidEvent], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        metrics: OpsMetrics,
+        producer: Callable[[], Any],
+        entity_topic: str,
+        reject: Callable[[Any, InvalidEvent], dict[str, Any]],
+    ) -> None:
         self.settings = settings
         self.metrics = metrics
         self.producer = producer  # the app's aiokafka producer, once started
-        self.topics = topics
+        self.topics = [topic_name(settings.topic_prefix, t) for t in INPUT_TOPICS]
         self.entity_topic = entity_topic
-        self.deadletter_topic = deadletter_topic
+        self.deadletter_topic = topic_name(settings.topic_prefix, "deadletter")
         self.reject = reject
         self.consumer: AIOKafkaConsumer | None = None
         self.processed: dict[TopicPartition, int] = {}  # delivered but not yet committed
@@ -61,8 +70,11 @@ class Ingest:
         """Consume until cancelled (the worker stopping)."""
         s = self.settings
         consumer = self.consumer = AIOKafkaConsumer(
-            **s.aiokafka_kwargs(), group_id=group_id(s), enable_auto_commit=False,
-            auto_offset_reset="earliest", max_poll_records=MAX_RECORDS,
+            **s.aiokafka_kwargs(),
+            group_id=group_id(s),
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=MAX_RECORDS,
             session_timeout_ms=int(s.session_timeout_seconds * 1000),
             heartbeat_interval_ms=1000,  # a joining worker gets its share within about a second
             client_id=f"{s.faust_id}-ingest",
@@ -88,16 +100,8 @@ class Ingest:
         if consumer is None:
             return {}
         lag: dict[TopicPartition, int] = {}
-        try:
-            assignment = consumer._subscription.subscription.assignment  # noqa: SLF001 - sync positions
-            for tp in assignment.tps:
-                state = assignment.state_value(tp)
-                if state.highwater is None or not state.has_valid_position:
-                    lag[tp] = -1
-                else:
-                    lag[tp] = max(0, state.highwater - state.position)
-        except AttributeError:  # no subscription or assignment yet: rebalancing
-            return {}
+        for tp, (highwater, position) in assignment_positions(consumer).items():
+            lag[tp] = -1 if highwater is None or position is None else max(0, highwater - position)
         return lag
 
     async def commit(self) -> None:
@@ -106,8 +110,9 @@ class Ingest:
         self.committed_at = time.monotonic()
         if not processed or self.consumer is None:
             return
-        offsets = {tp: OffsetAndMetadata(offset, "") for tp, offset in processed.items()
-                   if tp in self.consumer.assignment()}
+        offsets = {
+            tp: OffsetAndMetadata(offset, "") for tp, offset in processed.items() if tp in self.consumer.assignment()
+        }
         try:
             if offsets:
                 await self.consumer.commit(offsets)
@@ -119,7 +124,7 @@ class Ingest:
     async def _process(self, batches: dict[TopicPartition, list[Any]]) -> None:
         s, metrics = self.settings, self.metrics
         partitions = s.partitions
-        routed: dict[int, list[list[Any]]] = {}
+        routed: dict[int, list[RoutedEvent]] = {}
         rejected: list[tuple[bytes | None, bytes]] = []
         now = now_us()
         oldest = now - s.retention_us
@@ -140,7 +145,7 @@ class Ingest:
                     continue
                 event = compact(record)
                 for n, key in enumerate(entity_keys(event)):
-                    routed.setdefault(entity_partition(key, partitions), []).append([key, event, topic, n == 0])
+                    routed.setdefault(entity_partition(key, partitions), []).append((key, event, topic, n == 0))
                 counts[(topic, event["y"])] = counts.get((topic, event["y"]), 0) + 1
                 observe(max(0.0, (now - record.at_us) / 1_000_000))
         await self._deliver(routed, rejected)
@@ -152,7 +157,7 @@ class Ingest:
         for tp, records in batches.items():
             self.processed[tp] = records[-1].offset + 1
 
-    async def _deliver(self, routed: dict[int, list[list[Any]]], rejected: list[tuple[bytes | None, bytes]]) -> None:
+    async def _deliver(self, routed: dict[int, list[RoutedEvent]], rejected: list[tuple[bytes | None, bytes]]) -> None:
         """Send the routed events and rejections; returns once the broker has all of them."""
         rejections = []
         for key, value in rejected:
@@ -164,12 +169,19 @@ class Ingest:
         while True:
             producer = self.producer()
             try:
-                await asyncio.gather(*[
-                    await producer.send(self.entity_topic, orjson.dumps({"b": items[start:start + ROUTE_CHUNK]}),
-                                        partition=partition)
-                    for partition, items in routed.items() for start in range(0, len(items), ROUTE_CHUNK)])
+                await asyncio.gather(
+                    *[
+                        await producer.send(
+                            self.entity_topic,
+                            orjson.dumps({"b": items[start : start + ROUTE_CHUNK]}),
+                            partition=partition,
+                        )
+                        for partition, items in routed.items()
+                        for start in range(0, len(items), ROUTE_CHUNK)
+                    ]
+                )
                 break
-            except Exception:  # noqa: BLE001 - resent until the broker takes it; the entity stage dedups
+            except Exception:  # resent until the broker takes it; the entity stage dedups
                 log.exception("could not route %d entity batches; retrying", len(routed))
                 await asyncio.sleep(RETRY_S)
         for outcome in await asyncio.gather(*rejections, return_exceptions=True):
@@ -208,11 +220,20 @@ def deadletter_record(message: Any, exc: InvalidEvent) -> dict[str, Any]:
         value, encoding = base64.b64encode(raw).decode("ascii"), "base64"
     key = message.key
     record: dict[str, Any] = {
-        "topic": message.topic, "partition": message.partition, "offset": message.offset,
+        "topic": message.topic,
+        "partition": message.partition,
+        "offset": message.offset,
         "key": key.decode("utf-8", "backslashreplace") if isinstance(key, bytes) else key,
-        "value": value, "value_encoding": encoding, "error": str(exc)[:1024], "reason": exc.reason,
+        "value": value,
+        "value_encoding": encoding,
+        "error": str(exc)[:1024],
+        "reason": exc.reason,
     }
     if len(value) > DEADLETTER_VALUE_MAX:
-        record.update(value=value[:DEADLETTER_VALUE_MAX], value_truncated=True, value_bytes=len(raw),
-                      value_sha256=hashlib.sha256(raw).hexdigest())
+        record.update(
+            value=value[:DEADLETTER_VALUE_MAX],
+            value_truncated=True,
+            value_bytes=len(raw),
+            value_sha256=hashlib.sha256(raw).hexdigest(),
+        )
     return record

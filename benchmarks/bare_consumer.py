@@ -21,8 +21,11 @@ INPUT_TOPICS = ("leads", "calls", "emails", "deals", "targets")
 
 async def main(bootstrap: str, prefix: str, count: int) -> dict[str, float]:
     consumer = AIOKafkaConsumer(
-        *(prefix + t for t in INPUT_TOPICS), bootstrap_servers=bootstrap, group_id=f"bench-bare-{uuid.uuid4().hex}",
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        *(prefix + t for t in INPUT_TOPICS),
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-bare-{uuid.uuid4().hex}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     started = time.monotonic()
     await consumer.start()
@@ -42,8 +45,14 @@ async def main(bootstrap: str, prefix: str, count: int) -> dict[str, float]:
     finally:
         await consumer.stop()
     usage = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
-    return {"records": seen, "decoded": decoded, "start_s": started, "first_s": first or done, "done_s": done,
-            "cpu_s": sum(u.ru_utime + u.ru_stime for u in usage)}
+    return {
+        "records": seen,
+        "decoded": decoded,
+        "start_s": started,
+        "first_s": first or done,
+        "done_s": done,
+        "cpu_s": sum(u.ru_utime + u.ru_stime for u in usage),
+    }
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 def say(text: str) -> None:
     """A progress line (the runs are long; stdout may be piped)."""
-    print(f"[{datetime.now().strftime('%H:%M:%S')}] {text}", flush=True)
+    print(f"[{datetime.now().astimezone().strftime('%H:%M:%S')}] {text}", flush=True)
 
 
 # --- machine and results ------------------------------------------------------------------------------
@@ -66,19 +66,31 @@ def machine() -> dict[str, Any]:
 
     return {
         **code_version(),
-        "nproc": os.cpu_count(), "cpu_model": model, "mem_gib": round(mem_kib / 2**20, 1),
-        "kernel": platform.release(), "python": platform.python_version(),
-        "faust_streaming": version("faust-streaming"), "aiokafka": version("aiokafka"),
-        "orjson": version("orjson"), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "mem_gib": round(mem_kib / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "faust_streaming": version("faust-streaming"),
+        "aiokafka": version("aiokafka"),
+        "orjson": version("orjson"),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
 def code_version() -> dict[str, Any]:
     """The commit the workers ran from, and the files of agents/ and streams/ changed on top of it."""
+
     def git(*args: str) -> str:
         try:
-            return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,  # noqa: S603,S607
-                                  timeout=10, check=False).stdout.rstrip("\n")
+            return subprocess.run(
+                ["git", *args],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=10,
+                check=False,
+            ).stdout.rstrip("\n")
         except (OSError, subprocess.TimeoutExpired):
             return ""
 
@@ -90,15 +102,27 @@ STARTED_FROM: dict[str, Any] = {}  # set by run.py as each benchmark starts: the
 LOAD: list[Any] = []  # run.py's ForeignLoad of the benchmark in progress
 
 
-def write_result(name: str, summary: str, params: dict[str, Any], results: dict[str, Any],
-                 targets: dict[str, Any] | None = None, code: dict[str, Any] | None = None) -> Path:
+def write_result(
+    name: str,
+    summary: str,
+    params: dict[str, Any],
+    results: dict[str, Any],
+    targets: dict[str, Any] | None = None,
+    code: dict[str, Any] | None = None,
+) -> Path:
     """`code`: the version the workers started from (taken when they started), else the current one."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
     if LOAD:
         results = {**results, "other_load": LOAD[0].result()}
-    document = {"name": name, "summary": summary, "machine": {**machine(), **(code or STARTED_FROM)}, "params": params,
-                "results": results, "targets": targets or {}}
+    document = {
+        "name": name,
+        "summary": summary,
+        "machine": {**machine(), **(code or STARTED_FROM)},
+        "params": params,
+        "results": results,
+        "targets": targets or {},
+    }
     path.write_text(json.dumps(document, indent=2, default=str) + "\n")
     return path
 
@@ -139,17 +163,26 @@ class Broker:
             return self
         port, controller = free_ports(2)
         self.data_dir = Path(tempfile.mkdtemp(prefix="salesfloor-bench-kafka-"))
-        self.env = {**os.environ, "SALESFLOOR_KAFKA_PORT": str(port),
-                    "SALESFLOOR_KAFKA_CONTROLLER_PORT": str(controller),
-                    "SALESFLOOR_KAFKA_DATA": str(self.data_dir),
-}
+        self.env = {
+            **os.environ,
+            "SALESFLOOR_KAFKA_PORT": str(port),
+            "SALESFLOOR_KAFKA_CONTROLLER_PORT": str(controller),
+            "SALESFLOOR_KAFKA_DATA": str(self.data_dir),
+        }
         say(f"starting a broker of our own on 127.0.0.1:{port} (data in {self.data_dir})")
-        result = subprocess.run(["bash", str(KAFKA_SH), "start"], env=self.env, cwd=ROOT,  # noqa: S603,S607
-                                capture_output=True, text=True, timeout=600, check=False)
+        result = subprocess.run(
+            ["bash", str(KAFKA_SH), "start"],
+            env=self.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
         if result.returncode != 0:
             log = self.data_dir / "kafka.log"
             tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
-            subprocess.run(["bash", str(KAFKA_SH), "stop"], env=self.env, cwd=ROOT, check=False)  # noqa: S603,S607
+            subprocess.run(["bash", str(KAFKA_SH), "stop"], env=self.env, cwd=ROOT, check=False)
             raise SystemExit(f"could not start a broker: {result.stderr.strip()}\n{tail}")
         self.bootstrap = f"127.0.0.1:{port}"
         return self
@@ -157,8 +190,14 @@ class Broker:
     def __exit__(self, *exc: object) -> None:
         if self.env is not None:
             say("stopping our broker")
-            subprocess.run(["bash", str(KAFKA_SH), "stop"], env=self.env, cwd=ROOT,  # noqa: S603,S607
-                           capture_output=True, timeout=120, check=False)
+            subprocess.run(
+                ["bash", str(KAFKA_SH), "stop"],
+                env=self.env,
+                cwd=ROOT,
+                capture_output=True,
+                timeout=120,
+                check=False,
+            )
             if self.data_dir is not None:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
 
@@ -166,8 +205,13 @@ class Broker:
         """The broker's process id, when it listens on this machine (for its CPU time)."""
         port = self.bootstrap.rsplit(":", 1)[-1]
         try:
-            out = subprocess.run(["ss", "-ltnpH", f"sport = :{port}"], capture_output=True,  # noqa: S603,S607
-                                 text=True, timeout=5, check=False).stdout
+            out = subprocess.run(
+                ["ss", "-ltnpH", f"sport = :{port}"],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
+            ).stdout
         except (OSError, subprocess.TimeoutExpired):
             return None
         found = re.search(r"pid=(\d+)", out)
@@ -182,7 +226,7 @@ def _stat(pid: int) -> list[str] | None:
         text = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return text[text.rindex(")") + 2:].split()
+    return text[text.rindex(")") + 2 :].split()
 
 
 def children(pid: int) -> list[int]:
@@ -237,7 +281,7 @@ def new_worker(name: str, env: dict[str, str]) -> Worker:
 
 def get(port: int, path: str, timeout: float = 30) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as reply:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as reply:
             return reply.status, reply.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -310,8 +354,16 @@ def floor_matches(worker: Worker, expected: Expected) -> tuple[bool, str]:
     return True, "equal"
 
 
-def until_final(workers: list[Worker], expected: Expected, *, started: float, timeout: float,
-                label: str, every: float = 0.25, on_poll: Callable[[], None] | None = None) -> dict[str, Any]:
+def until_final(
+    workers: list[Worker],
+    expected: Expected,
+    *,
+    started: float,
+    timeout: float,
+    label: str,
+    every: float = 0.25,
+    on_poll: Callable[[], None] | None = None,
+) -> dict[str, Any]:
     """Poll until every worker is ready (all its partitions read to the end) and the floor's KPIs equal
     the loaded events; returns the times (seconds since `started`) of the milestones."""
     deadline = started + timeout
@@ -339,8 +391,11 @@ def until_final(workers: list[Worker], expected: Expected, *, started: float, ti
             if ok:
                 # the KPIs are only final when no partition has moved on since: ask health again
                 if all(health(w).get("ready") for w in workers):
-                    return {"final_s": time.monotonic() - started, "assigned_s": first_assigned,
-                            "first_ready_s": first_ready}
+                    return {
+                        "final_s": time.monotonic() - started,
+                        "assigned_s": first_assigned,
+                        "first_ready_s": first_ready,
+                    }
         else:
             lags = lag_by_kind(documents)
             detail = ", ".join(f"{k} lag {v:,}" for k, v in lags.items())
@@ -417,5 +472,8 @@ class ForeignLoad:
             if used > 0.5 and not self._ours(pid, after):
                 foreign[f"{name}[{pid}]"] = round(used, 1)
         wall = time.monotonic() - self.started
-        return {"wall_s": round(wall, 1), "foreign_cpu_s": round(sum(foreign.values()), 1),
-                "foreign_processes": dict(sorted(foreign.items(), key=lambda kv: -kv[1])[:6])}
+        return {
+            "wall_s": round(wall, 1),
+            "foreign_cpu_s": round(sum(foreign.values()), 1),
+            "foreign_processes": dict(sorted(foreign.items(), key=lambda kv: -kv[1])[:6]),
+        }

@@ -14,17 +14,21 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import faust  # noqa: E402
+import faust
 
-from streams.app import create_app  # noqa: E402
-from streams.settings import load_settings  # noqa: E402
-from streams.topics import INPUT_TOPICS, topic_name  # noqa: E402
+from streams.app import create_app
+from streams.settings import load_settings
+from streams.topics import INPUT_TOPICS, topic_name
 
 settings = load_settings()
 settings.data_dir.mkdir(parents=True, exist_ok=True)
 app = create_app(settings)
-topic = app.topic(*(topic_name(settings.topic_prefix, t) for t in INPUT_TOPICS),
-                  key_serializer="raw", value_serializer="raw", partitions=settings.partitions)
+topic = app.topic(
+    *(topic_name(settings.topic_prefix, t) for t in INPUT_TOPICS),
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=settings.partitions,
+)
 state: dict[str, Any] = {"count": 0, "first": None, "last": None}
 
 

@@ -1,4 +1,4 @@
-"""Test floors for the benchmarks: simulated (streams.simulator) or synthetic waiting leads, produced
+"""Test floors for the benchmarks: simulated (streams.sim.simulator) or synthetic waiting leads, produced
 into fresh input topics with the project's own `produce`."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from typing import Any
 import orjson
 
 from benchmarks.common import Expected, say
-from streams.distort import ProduceStats, produce
 from streams.settings import load_settings
-from streams.simulator import TEAM_NAMES, FloorConfig, events_per_second, generate
+from streams.sim.produce import ProduceStats, produce
+from streams.sim.realtime import events_per_second
+from streams.sim.simulator import TEAM_NAMES, FloorConfig, generate
 from streams.topics import INPUT_TOPICS, ensure_topics, topic_name
 
 
@@ -36,10 +37,18 @@ class Dataset:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def describe(self) -> dict[str, Any]:
-        return {"prefix": self.prefix, "events": self.events, "teams": self.teams, "reps": self.reps,
-                "first_event": self.first, "last_event": self.last, "load_s": round(self.load_s, 1),
-                "mean_value_bytes": round(self.bytes / max(self.events, 1), 1),
-                "leads_created": self.expected.total("leads_created"), **self.extra}
+        return {
+            "prefix": self.prefix,
+            "events": self.events,
+            "teams": self.teams,
+            "reps": self.reps,
+            "first_event": self.first,
+            "last_event": self.last,
+            "load_s": round(self.load_s, 1),
+            "mean_value_bytes": round(self.bytes / max(self.events, 1), 1),
+            "leads_created": self.expected.total("leads_created"),
+            **self.extra,
+        }
 
 
 CREATED_PREFIXES: list[str] = []  # every prefix of this run, for delete_topics at the end
@@ -62,24 +71,42 @@ async def delete_topics(bootstrap: str, prefixes: list[str]) -> int:
     try:
         doomed = [t for t in await admin.list_topics() if t.startswith(tuple(prefixes))]
         for start in range(0, len(doomed), 50):
-            await admin.delete_topics(doomed[start:start + 50])
+            await admin.delete_topics(doomed[start : start + 50])
         return len(doomed)
     finally:
         await admin.close()
 
 
-def floor_config(events: int | None, *, teams: int = 10, reps_per_team: int = 100, hours: float | None = None,
-                 seed: int = 1) -> FloorConfig:
+def floor_config(
+    events: int | None, *, teams: int = 10, reps_per_team: int = 100, hours: float | None = None, seed: int = 1
+) -> FloorConfig:
     """A floor of teams × reps around the clock, ending a minute ago, long enough for `events`."""
     end = datetime.now(timezone.utc) - timedelta(minutes=1)
-    base = FloorConfig(start=end - timedelta(days=1), end=end, teams=teams, reps_per_team=reps_per_team,
-                       diurnal=False, backlog_days=1.0, cycle_median_days=2.0, seed=seed)
+    base = FloorConfig(
+        start=end - timedelta(days=1),
+        end=end,
+        teams=teams,
+        reps_per_team=reps_per_team,
+        diurnal=False,
+        backlog_days=1.0,
+        cycle_median_days=2.0,
+        seed=seed,
+    )
     if hours is None:
         assert events is not None
         per_day = events_per_second(base) * 86400
         hours = 24 * events / per_day * 1.05 + 0.5
-    return FloorConfig(start=end - timedelta(hours=hours), end=end, teams=teams, reps_per_team=reps_per_team,
-                       diurnal=False, backlog_days=1.0, cycle_median_days=2.0, seed=seed, max_events=events)
+    return FloorConfig(
+        start=end - timedelta(hours=hours),
+        end=end,
+        teams=teams,
+        reps_per_team=reps_per_team,
+        diurnal=False,
+        backlog_days=1.0,
+        cycle_median_days=2.0,
+        seed=seed,
+        max_events=events,
+    )
 
 
 async def produce_values(values: list[bytes], bootstrap: str, prefix: str, label: str) -> float:
@@ -98,13 +125,22 @@ async def produce_values(values: list[bytes], bootstrap: str, prefix: str, label
     return time.monotonic() - started
 
 
-def load_floor(bootstrap: str, events: int | None, *, teams: int = 10, reps_per_team: int = 100,
-               hours: float | None = None, kind: str = "floor") -> Dataset:
+def load_floor(
+    bootstrap: str,
+    events: int | None,
+    *,
+    teams: int = 10,
+    reps_per_team: int = 100,
+    hours: float | None = None,
+    kind: str = "floor",
+) -> Dataset:
     """Simulate `events` events of a teams × reps floor and produce them into new topics."""
     cfg = floor_config(events, teams=teams, reps_per_team=reps_per_team, hours=hours)
     prefix = new_prefix(kind)
-    say(f"generating {f'{events:,}' if events else 'all'} events: {teams}x{reps_per_team} reps, "
-        f"{cfg.start:%Y-%m-%d %H:%M} .. {cfg.end:%Y-%m-%d %H:%M} UTC")
+    say(
+        f"generating {f'{events:,}' if events else 'all'} events: {teams}x{reps_per_team} reps, "
+        f"{cfg.start:%Y-%m-%d %H:%M} .. {cfg.end:%Y-%m-%d %H:%M} UTC"
+    )
     expected = Expected()
     values: list[bytes] = []
     size = 0
@@ -119,20 +155,30 @@ def load_floor(bootstrap: str, events: int | None, *, teams: int = 10, reps_per_
     say(f"loading {len(values):,} events into {prefix}*")
     seconds = asyncio.run(produce_values(values, bootstrap, prefix, kind))
     say(f"loaded {len(values):,} events in {seconds:.0f}s ({len(values) / seconds:,.0f} msg/s)")
-    return Dataset(prefix=prefix, events=len(values), expected=expected, teams=teams,
-                   reps=teams * reps_per_team, first=first, last=last, load_s=seconds, bytes=size)
+    return Dataset(
+        prefix=prefix,
+        events=len(values),
+        expected=expected,
+        teams=teams,
+        reps=teams * reps_per_team,
+        first=first,
+        last=last,
+        load_s=seconds,
+        bytes=size,
+    )
 
 
 def team_name(i: int) -> str:
     return f"team-{TEAM_NAMES[i] if i < len(TEAM_NAMES) else f't{i + 1:02d}'}"
 
 
-def waiting_leads(count: int, *, teams: int = 10, reps_per_team: int = 100, hours: float = 20.0,
-                  seed: int = 7) -> Iterator[dict[str, Any]]:
+def waiting_leads(
+    count: int, *, teams: int = 10, reps_per_team: int = 100, hours: float = 20.0, seed: int = 7
+) -> Iterator[dict[str, Any]]:
     """`count` lead.created events nobody answers, spread over the last `hours`, owned round-robin."""
     import random
 
-    rng = random.Random(seed)  # noqa: S311 - test data
+    rng = random.Random(seed)
     now_ms = int(time.time() * 1000) - 60_000
     span = int(hours * 3_600_000)
     for i in range(count):
@@ -140,10 +186,15 @@ def waiting_leads(count: int, *, teams: int = 10, reps_per_team: int = 100, hour
         rep = (i // teams) % reps_per_team
         at = now_ms - rng.randrange(span)
         stamp = datetime.fromtimestamp(at / 1000, timezone.utc).isoformat(timespec="milliseconds")
-        yield {"event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "type": "lead.created",
-               "occurred_at": stamp.replace("+00:00", "Z"), "team_id": team_name(team),
-               "rep_id": f"rep-{team_name(team)[5:]}-{rep + 1:03d}", "lead_id": f"lead-bench-{i:07d}",
-               "source": "inbound_web"}
+        yield {
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+            "type": "lead.created",
+            "occurred_at": stamp.replace("+00:00", "Z"),
+            "team_id": team_name(team),
+            "rep_id": f"rep-{team_name(team)[5:]}-{rep + 1:03d}",
+            "lead_id": f"lead-bench-{i:07d}",
+            "source": "inbound_web",
+        }
 
 
 async def input_offsets(bootstrap: str, prefix: str) -> int:

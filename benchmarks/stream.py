@@ -18,17 +18,19 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import orjson  # noqa: E402
+import orjson
 
-from streams.distort import ProduceStats, produce  # noqa: E402
-from streams.settings import load_settings  # noqa: E402
-from streams.simulator import FloorConfig, generate, generate_realtime, realtime_config  # noqa: E402
+from streams.settings import load_settings
+from streams.sim.produce import ProduceStats, produce
+from streams.sim.realtime import generate_realtime, realtime_config
+from streams.sim.simulator import FloorConfig, generate
 
 
 async def main(bootstrap: str, prefix: str, rate: float, teams: int, reps: int) -> None:
     now = datetime.now(timezone.utc)
-    cfg = realtime_config(FloorConfig(start=now, end=now, teams=teams, reps_per_team=reps, backlog_days=0.0,
-                                      seed=3), rate)
+    cfg = realtime_config(
+        FloorConfig(start=now, end=now, teams=teams, reps_per_team=reps, backlog_days=0.0, seed=3), rate
+    )
     probe = replace(cfg, start=now, end=now + timedelta(seconds=120))
     measured = sum(1 for _ in generate(probe)) / 120
     cfg = replace(cfg, intensity=cfg.intensity * rate / measured)

@@ -60,8 +60,13 @@ DEFAULT_FLUSH_S = Settings.model_fields["flush_interval_seconds"].default
 
 PY = sys.executable
 TARGETS = {
-    "throughput_events_per_s": 10_000, "throughput_vs_count_only_faust": 0.7, "two_workers_vs_one": 1.6,
-    "latency_p99_ms": 300, "bytes_per_waiting_lead": 1024, "recovery_s": 15, "metrics_render_ms": 250,
+    "throughput_events_per_s": 10_000,
+    "throughput_vs_count_only_faust": 0.7,
+    "two_workers_vs_one": 1.6,
+    "latency_p99_ms": 300,
+    "bytes_per_waiting_lead": 1024,
+    "recovery_s": 15,
+    "metrics_render_ms": 250,
     "metrics_stall_ms": 250,
 }
 
@@ -103,8 +108,14 @@ def ceilings(ctx: Context) -> str:
     n = ds.events
     say(f"ceilings: bare aiokafka + orjson consumer over {n:,} events")
     started = time.monotonic()
-    done = subprocess.run([PY, str(ROOT / "benchmarks" / "bare_consumer.py"), ctx.bootstrap, ds.prefix, str(n)],  # noqa: S603
-                          capture_output=True, text=True, timeout=120 + n / 500, cwd=ROOT, check=False)
+    done = subprocess.run(
+        [PY, str(ROOT / "benchmarks" / "bare_consumer.py"), ctx.bootstrap, ds.prefix, str(n)],
+        capture_output=True,
+        text=True,
+        timeout=120 + n / 500,
+        cwd=ROOT,
+        check=False,
+    )
     if done.returncode != 0:
         raise RuntimeError(f"bare consumer failed: {done.stderr[-2000:]}")
     bare = json.loads(done.stdout.strip().splitlines()[-1])
@@ -116,12 +127,22 @@ def ceilings(ctx: Context) -> str:
     port = free_ports(1)[0]
     LOGS.mkdir(parents=True, exist_ok=True)
     data_dir = LOGS / f"count-{uuid.uuid4().hex[:6]}.data"
-    env = bench_env(ctx.bootstrap, ds.prefix, app_id=f"{ds.prefix}count-{uuid.uuid4().hex[:6]}",
-                    SALESFLOOR_WEB_PORT=str(port), SALESFLOOR_DATA_DIR=str(data_dir))
+    env = bench_env(
+        ctx.bootstrap,
+        ds.prefix,
+        app_id=f"{ds.prefix}count-{uuid.uuid4().hex[:6]}",
+        SALESFLOOR_WEB_PORT=str(port),
+        SALESFLOOR_DATA_DIR=str(data_dir),
+    )
     log = (LOGS / f"{data_dir.stem}.log").open("ab")
     started = time.monotonic()
-    proc = subprocess.Popen([PY, str(ROOT / "benchmarks" / "count_worker.py")], env=env, cwd=ROOT,  # noqa: S603
-                            stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [PY, str(ROOT / "benchmarks" / "count_worker.py")],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     state: dict[str, Any] = {}
     try:
         deadline = started + 180 + n / 200
@@ -153,16 +174,27 @@ def ceilings(ctx: Context) -> str:
     faust_loop = rate(n, state["last"] - state["first"])
     results = {
         "dataset": ds.describe(),
-        "bare_aiokafka": {"events_per_s": round(bare_cold), "events_per_s_after_first_record": round(bare_loop),
-                          "seconds": round(bare_seconds, 2), "records": bare["records"],
-                          "decoded_objects": bare["decoded"], "cpu_s": round(bare["cpu_s"], 1)},
-        "count_only_faust": {"events_per_s": round(faust_cold), "events_per_s_after_first_event": round(faust_loop),
-                             "seconds": round(state["last"] - started, 2), "cpu_s": round(count_cpu, 1)},
+        "bare_aiokafka": {
+            "events_per_s": round(bare_cold),
+            "events_per_s_after_first_record": round(bare_loop),
+            "seconds": round(bare_seconds, 2),
+            "records": bare["records"],
+            "decoded_objects": bare["decoded"],
+            "cpu_s": round(bare["cpu_s"], 1),
+        },
+        "count_only_faust": {
+            "events_per_s": round(faust_cold),
+            "events_per_s_after_first_event": round(faust_loop),
+            "seconds": round(state["last"] - started, 2),
+            "cpu_s": round(count_cpu, 1),
+        },
     }
     ctx.ceilings = results
-    summary = (f"ceilings: {n:,} events: bare aiokafka+orjson {bare_cold:,.0f} ev/s ({bare['cpu_s']:.1f} CPU-s), "
-               f"count-only Faust {faust_cold:,.0f} ev/s ({count_cpu:.1f} CPU-s); "
-               f"Faust/bare = {faust_cold / bare_cold:.2f} (from process start)")
+    summary = (
+        f"ceilings: {n:,} events: bare aiokafka+orjson {bare_cold:,.0f} ev/s ({bare['cpu_s']:.1f} CPU-s), "
+        f"count-only Faust {faust_cold:,.0f} ev/s ({count_cpu:.1f} CPU-s); "
+        f"Faust/bare = {faust_cold / bare_cold:.2f} (from process start)"
+    )
     write_result("ceilings", summary, {"events": n}, results)
     return summary
 
@@ -197,8 +229,9 @@ def _throughput_run(ctx: Context, ds: Dataset, workers_n: int, label: str) -> di
     for w in workers:
         w.start()
     try:
-        times = until_final(workers, ds.expected, started=started, timeout=300 + ds.events / 100, label=label,
-                            on_poll=sample_memory)
+        times = until_final(
+            workers, ds.expected, started=started, timeout=300 + ds.events / 100, label=label, on_poll=sample_memory
+        )
         sample_memory()
         cpu = sum(cpu_seconds(w.process.pid) for w in workers if w.process)
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 is not None else None
@@ -206,17 +239,25 @@ def _throughput_run(ctx: Context, ds: Dataset, workers_n: int, label: str) -> di
         stop_all(workers)
     stalls = [producer_stalls(w) for w in workers]
     seconds = times["final_s"]
-    internal = [f"{app_id}-entities", f"{app_id}-entities-changelog", f"{app_id}-aggregates",
-                f"{app_id}-aggregates-changelog"]
+    internal = [
+        f"{app_id}-entities",
+        f"{app_id}-entities-changelog",
+        f"{app_id}-aggregates",
+        f"{app_id}-aggregates-changelog",
+    ]
     alerts = asyncio.run(topic_offsets(ctx.bootstrap, [f"{ds.prefix}alerts", f"{ds.prefix}deadletter", *internal]))
     produced = {name.removeprefix(app_id + "-"): alerts[name] for name in internal}
     return {
-        "workers": workers_n, "app_id": app_id, "env": env, "seconds": round(seconds, 2),
+        "workers": workers_n,
+        "app_id": app_id,
+        "env": env,
+        "seconds": round(seconds, 2),
         "events_per_s": round(rate(ds.events, seconds)),
         "events_per_s_after_assignment": round(rate(ds.events, seconds - (times["assigned_s"] or 0))),
         "assigned_after_s": round(times["assigned_s"] or 0, 2),
         "first_ready_s": round(times["first_ready_s"] or 0, 2),
-        "worker_cpu_s": round(cpu, 1), "worker_cpu_us_per_event": round(cpu / ds.events * 1e6, 1),
+        "worker_cpu_s": round(cpu, 1),
+        "worker_cpu_us_per_event": round(cpu / ds.events * 1e6, 1),
         "broker_cpu_s": None if broker_cpu is None else round(broker_cpu, 1),
         "peak_rss_mib": [round(v / 1024) for v in peak.values()],
         "alerts_topic_records": alerts[f"{ds.prefix}alerts"],
@@ -233,18 +274,26 @@ def _ratios(ctx: Context, n: int, value: float) -> tuple[dict[str, Any], str]:
         return {}, "ratios n/a (run the ceilings benchmark on the same --events)"
     bare = ceil["bare_aiokafka"]["events_per_s"]
     count = ceil["count_only_faust"]["events_per_s"]
-    out = {"vs_bare_aiokafka": round(value / bare, 3), "vs_count_only_faust": round(value / count, 3),
-           "bare_aiokafka_events_per_s": bare, "count_only_faust_events_per_s": count}
-    text = (f"{out['vs_bare_aiokafka']:.2f}x bare aiokafka ({bare:,}/s), "
-            f"{out['vs_count_only_faust']:.2f}x count-only Faust ({count:,}/s; target >= "
-            f"{TARGETS['throughput_vs_count_only_faust']} {mark(out['vs_count_only_faust'] >= 0.7)})")
+    out = {
+        "vs_bare_aiokafka": round(value / bare, 3),
+        "vs_count_only_faust": round(value / count, 3),
+        "bare_aiokafka_events_per_s": bare,
+        "count_only_faust_events_per_s": count,
+    }
+    text = (
+        f"{out['vs_bare_aiokafka']:.2f}x bare aiokafka ({bare:,}/s), "
+        f"{out['vs_count_only_faust']:.2f}x count-only Faust ({count:,}/s; target >= "
+        f"{TARGETS['throughput_vs_count_only_faust']} {mark(out['vs_count_only_faust'] >= 0.7)})"
+    )
     return out, text
 
 
 def _stall_text(run: dict[str, Any]) -> str:
     stalls = run["producer_buffer_stalls"]
-    return (f"Faust producer-buffer-full stalls {sum(s['buffer_full_warnings'] for s in stalls):,} "
-            f"({sum(s['flush_wait_s'] for s in stalls):.0f}s)")
+    return (
+        f"Faust producer-buffer-full stalls {sum(s['buffer_full_warnings'] for s in stalls):,} "
+        f"({sum(s['flush_wait_s'] for s in stalls):.0f}s)"
+    )
 
 
 def throughput(ctx: Context) -> str:
@@ -253,16 +302,24 @@ def throughput(ctx: Context) -> str:
     ctx.single = {"dataset": ds, **run}
     ratios, ratio_text = _ratios(ctx, ds.events, run["events_per_s"])
     eps = run["events_per_s"]
-    summary = (f"throughput: {ds.events:,} events, 1 worker from cold: {eps:,} ev/s in {run['seconds']:.1f}s "
-               f"(target >= {TARGETS['throughput_events_per_s']:,} {mark(eps >= 10_000)}); {ratio_text}; "
-               f"worker CPU {run['worker_cpu_s']:.0f}s ({run['worker_cpu_us_per_event']:.0f} us/event), "
-               f"broker CPU {run['broker_cpu_s']}s; {run['internal_records_per_event']} internal records/event; "
-               f"{_stall_text(run)}")
+    summary = (
+        f"throughput: {ds.events:,} events, 1 worker from cold: {eps:,} ev/s in {run['seconds']:.1f}s "
+        f"(target >= {TARGETS['throughput_events_per_s']:,} {mark(eps >= 10_000)}); {ratio_text}; "
+        f"worker CPU {run['worker_cpu_s']:.0f}s ({run['worker_cpu_us_per_event']:.0f} us/event), "
+        f"broker CPU {run['broker_cpu_s']}s; {run['internal_records_per_event']} internal records/event; "
+        f"{_stall_text(run)}"
+    )
     public = {k: v for k, v in run.items() if k != "env"}
-    write_result("throughput", summary, {"events": ds.events, "workers": 1},
-                 {"dataset": ds.describe(), **public, **ratios},
-                 {"events_per_s": TARGETS["throughput_events_per_s"],
-                  "vs_count_only_faust": TARGETS["throughput_vs_count_only_faust"]})
+    write_result(
+        "throughput",
+        summary,
+        {"events": ds.events, "workers": 1},
+        {"dataset": ds.describe(), **public, **ratios},
+        {
+            "events_per_s": TARGETS["throughput_events_per_s"],
+            "vs_count_only_faust": TARGETS["throughput_vs_count_only_faust"],
+        },
+    )
     return summary
 
 
@@ -276,15 +333,25 @@ def throughput2(ctx: Context) -> str:
         if stored and stored["params"]["events"] == ds.events:
             one = stored["results"]["events_per_s"]
     scale = run["events_per_s"] / one if one else None
-    scale_text = (f"{scale:.2f}x one worker (target >= {TARGETS['two_workers_vs_one']} "
-                  f"{mark(scale >= TARGETS['two_workers_vs_one'])})" if scale else "scaling n/a (run throughput)")
-    summary = (f"throughput2: {ds.events:,} events, 2 workers in one group: {run['events_per_s']:,} ev/s in "
-               f"{run['seconds']:.1f}s = {scale_text}; {ratio_text}; workers' CPU {run['worker_cpu_s']:.0f}s, "
-               f"broker CPU {run['broker_cpu_s']}s; {_stall_text(run)}")
+    scale_text = (
+        f"{scale:.2f}x one worker (target >= {TARGETS['two_workers_vs_one']} "
+        f"{mark(scale >= TARGETS['two_workers_vs_one'])})"
+        if scale
+        else "scaling n/a (run throughput)"
+    )
+    summary = (
+        f"throughput2: {ds.events:,} events, 2 workers in one group: {run['events_per_s']:,} ev/s in "
+        f"{run['seconds']:.1f}s = {scale_text}; {ratio_text}; workers' CPU {run['worker_cpu_s']:.0f}s, "
+        f"broker CPU {run['broker_cpu_s']}s; {_stall_text(run)}"
+    )
     public = {k: v for k, v in run.items() if k != "env"}
-    write_result("throughput2", summary, {"events": ds.events, "workers": 2},
-                 {"dataset": ds.describe(), **public, **ratios, "vs_one_worker": scale and round(scale, 3)},
-                 {"vs_one_worker": TARGETS["two_workers_vs_one"]})
+    write_result(
+        "throughput2",
+        summary,
+        {"events": ds.events, "workers": 2},
+        {"dataset": ds.describe(), **public, **ratios, "vs_one_worker": scale and round(scale, 3)},
+        {"vs_one_worker": TARGETS["two_workers_vs_one"]},
+    )
     return summary
 
 
@@ -308,10 +375,14 @@ def recovery(ctx: Context) -> str:
             first.stop()
         source = f"a worker that processed {ds.events:,} events"
     app_id = env["SALESFLOOR_APP_ID"]
-    changelogs = asyncio.run(topic_offsets(ctx.bootstrap, [f"{app_id}-entities-changelog",
-                                                           f"{app_id}-aggregates-changelog"]))
-    say(f"recovery: restarting a worker holding {source} (changelog records: "
-        + ", ".join(f"{k.rsplit('-', 2)[-2]} {v:,}" for k, v in changelogs.items()) + ")")
+    changelogs = asyncio.run(
+        topic_offsets(ctx.bootstrap, [f"{app_id}-entities-changelog", f"{app_id}-aggregates-changelog"])
+    )
+    say(
+        f"recovery: restarting a worker holding {source} (changelog records: "
+        + ", ".join(f"{k.rsplit('-', 2)[-2]} {v:,}" for k, v in changelogs.items())
+        + ")"
+    )
     worker = new_worker("recovery", env)
     started = time.monotonic()
     worker.start()
@@ -322,16 +393,24 @@ def recovery(ctx: Context) -> str:
     finally:
         worker.stop()
     seconds = times["final_s"]
-    results = {"dataset": ds.describe(), "source": source, "seconds": round(seconds, 2),
-               "health_ready_after_s": round(times["first_ready_s"] or 0, 2),
-               "changelog_records": changelogs, "cpu_s": round(cpu, 1),
-               "rss_mib": round(rss.get("VmRSS", 0) / 1024), "peak_rss_mib": round(rss.get("VmHWM", 0) / 1024)}
+    results = {
+        "dataset": ds.describe(),
+        "source": source,
+        "seconds": round(seconds, 2),
+        "health_ready_after_s": round(times["first_ready_s"] or 0, 2),
+        "changelog_records": changelogs,
+        "cpu_s": round(cpu, 1),
+        "rss_mib": round(rss.get("VmRSS", 0) / 1024),
+        "peak_rss_mib": round(rss.get("VmHWM", 0) / 1024),
+    }
     early = times["first_ready_s"] is not None and times["first_ready_s"] < seconds - 1
-    summary = (f"recovery: restart with {source} ({ds.events:,} events, "
-               f"{sum(changelogs.values()):,} changelog records) -> correct KPIs after {seconds:.1f}s "
-               f"(target <= {TARGETS['recovery_s']}s {mark(seconds <= TARGETS['recovery_s'])}); "
-               f"/api/health said ready after {times['first_ready_s'] or 0:.1f}s"
-               + (" (BEFORE the KPIs were restored)" if early else ""))
+    summary = (
+        f"recovery: restart with {source} ({ds.events:,} events, "
+        f"{sum(changelogs.values()):,} changelog records) -> correct KPIs after {seconds:.1f}s "
+        f"(target <= {TARGETS['recovery_s']}s {mark(seconds <= TARGETS['recovery_s'])}); "
+        f"/api/health said ready after {times['first_ready_s'] or 0:.1f}s"
+        + (" (BEFORE the KPIs were restored)" if early else "")
+    )
     write_result("recovery", summary, {"events": ds.events}, results, {"seconds": TARGETS["recovery_s"]})
     return summary
 
@@ -355,17 +434,37 @@ def profile(ctx: Context) -> str:
         while not health(worker).get("assigned") and time.monotonic() < deadline:
             time.sleep(0.2)
         say(f"profile: py-spy on the worker for {duration}s of catching up on {ds.events:,} events")
-        subprocess.run([spy, "record", "--pid", str(worker.process.pid), "--duration", str(duration),  # type: ignore[union-attr]  # noqa: S603
-                        "--rate", "100", "--nonblocking", "--format", "raw", "--output", str(raw)],
-                       capture_output=True, timeout=duration + 120, check=True)
+        subprocess.run(
+            [
+                spy,
+                "record",
+                "--pid",
+                str(worker.process.pid),
+                "--duration",
+                str(duration),  # type: ignore[union-attr]
+                "--rate",
+                "100",
+                "--nonblocking",
+                "--format",
+                "raw",
+                "--output",
+                str(raw),
+            ],
+            capture_output=True,
+            timeout=duration + 120,
+            check=True,
+        )
     finally:
         worker.stop()
     text, top = summarise_profile(raw, duration, ds.events)
     (RESULTS / "profile.txt").write_text(text)
     summary = "profile: top self time: " + "; ".join(f"{name} {share:.0f}%" for name, share in top[:5])
-    write_result("profile", summary, {"events": ds.events, "seconds": duration},
-                 {"top_self": [{"frame": n, "percent": round(s, 1)} for n, s in top[:25]],
-                  "text": "results/profile.txt"})
+    write_result(
+        "profile",
+        summary,
+        {"events": ds.events, "seconds": duration},
+        {"top_self": [{"frame": n, "percent": round(s, 1)} for n, s in top[:25]], "text": "results/profile.txt"},
+    )
     return summary
 
 
@@ -414,18 +513,34 @@ def summarise_profile(raw: Path, duration: int, events: int) -> tuple[str, list[
         for name in {f"{f} ({_short(p)})" for f, p, _ in frames}:
             inclusive[name] += count
     share = (lambda c: 100.0 * c / total) if total else (lambda c: 0.0)
-    out = [f"py-spy, 100 Hz, {duration}s of one worker catching up on {events:,} pre-loaded events "
-           f"({total:,} non-idle samples = {total / 100 / duration:.0%} of one core), "
-           f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "",
-           "SELF time by package (where the CPU goes):"]
+    out = [
+        f"py-spy, 100 Hz, {duration}s of one worker catching up on {events:,} pre-loaded events "
+        f"({total:,} non-idle samples = {total / 100 / duration:.0%} of one core), "
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "",
+        "SELF time by package (where the CPU goes):",
+    ]
     out += [f"  {share(c):5.1f}%  {name}" for name, c in packages.most_common(15)]
     out += ["", "SELF time by function (top 30):"]
     out += [f"  {share(c):5.1f}%  {name}" for name, c in own.most_common(30)]
     out += ["", "SELF time by line (top 20):"]
     out += [f"  {share(c):5.1f}%  {name}" for name, c in lines.most_common(20)]
-    stages = [name for name in inclusive if name.startswith(("Pipeline.", "KpiCollector", "ProducerBuffer.",
-                                                               "Consumer._drain_messages", "Fetcher._fetcher",
-                                                               "Sender.", "Table", "Collection."))]
+    stages = [
+        name
+        for name in inclusive
+        if name.startswith(
+            (
+                "Pipeline.",
+                "KpiCollector",
+                "ProducerBuffer.",
+                "Consumer._drain_messages",
+                "Fetcher._fetcher",
+                "Sender.",
+                "Table",
+                "Collection.",
+            )
+        )
+    ]
     out += ["", "INCLUSIVE time of the pipeline's stages and Faust's machinery:"]
     out += [f"  {share(inclusive[n]):5.1f}%  {n}" for n in sorted(stages, key=lambda n: -inclusive[n])[:25]]
     out += ["", "INCLUSIVE time by function (top 40; a frame counts once per sample):"]
@@ -440,13 +555,22 @@ MARKER_TEAM, MARKER_REP = "team-bench", "rep-bench-marker"
 
 def _marker(n: int) -> bytes:
     stamp = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return orjson.dumps({"event_id": str(uuid.uuid4()), "type": "call.completed", "occurred_at": stamp,
-                         "team_id": MARKER_TEAM, "rep_id": MARKER_REP, "call_id": f"bench-marker-{uuid.uuid4()}",
-                         "direction": "outbound", "outcome": "no_answer", "duration_s": 0})
+    return orjson.dumps(
+        {
+            "event_id": str(uuid.uuid4()),
+            "type": "call.completed",
+            "occurred_at": stamp,
+            "team_id": MARKER_TEAM,
+            "rep_id": MARKER_REP,
+            "call_id": f"bench-marker-{uuid.uuid4()}",
+            "direction": "outbound",
+            "outcome": "no_answer",
+            "duration_s": 0,
+        }
+    )
 
 
-async def _markers(port: int, bootstrap: str, prefix: str, seconds: float, every: float,
-                   poll: float) -> dict[str, Any]:
+async def _markers(port: int, bootstrap: str, prefix: str, seconds: float, every: float, poll: float) -> dict[str, Any]:
     import aiohttp
     from aiokafka import AIOKafkaProducer
 
@@ -500,8 +624,20 @@ def _stream(ctx: Context, prefix: str, rate_per_s: float, teams: int, reps: int,
     """A steady simulated floor at `rate_per_s` in its own process (benchmarks/stream.py)."""
     LOGS.mkdir(parents=True, exist_ok=True)
     log = (LOGS / f"{label}-{uuid.uuid4().hex[:6]}.log").open("ab")
-    return subprocess.Popen([PY, str(ROOT / "benchmarks" / "stream.py"), ctx.bootstrap, prefix, str(rate_per_s),  # noqa: S603
-                             str(teams), str(reps)], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [
+            PY,
+            str(ROOT / "benchmarks" / "stream.py"),
+            ctx.bootstrap,
+            prefix,
+            str(rate_per_s),
+            str(teams),
+            str(reps),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
@@ -526,8 +662,10 @@ def latency(ctx: Context, variants_wanted: tuple[tuple[float, str | None], ...] 
         extra = {"SALESFLOOR_FLUSH_INTERVAL_SECONDS": flush} if flush else {}
         env = bench_env(ctx.bootstrap, prefix, **extra)
         worker = new_worker("latency", env)
-        say(f"latency (flush {flush or f'default {DEFAULT_FLUSH_S:g}'} s): worker on empty topics, then a steady "
-            f"{stream_rate:,.0f} ev/s floor (10x10 reps) and a marker every 0.5 s for {seconds:.0f}s")
+        say(
+            f"latency (flush {flush or f'default {DEFAULT_FLUSH_S:g}'} s): worker on empty topics, then a steady "
+            f"{stream_rate:,.0f} ev/s floor (10x10 reps) and a marker every 0.5 s for {seconds:.0f}s"
+        )
         worker.start()
         stream = None
         try:
@@ -548,35 +686,60 @@ def latency(ctx: Context, variants_wanted: tuple[tuple[float, str | None], ...] 
                 _stop(stream)
             worker.stop()
         ms = [v * 1000 for v in measured["latencies"]] or [float("nan")]
-        variants.append({
-            "offered_rate": stream_rate, "flush_interval_s": float(flush or DEFAULT_FLUSH_S),
-            "markers": len(measured["latencies"]),
-            "seconds": round(wall, 1), "stream_events_per_s": round((offsets1 - offsets0) / wall),
-            "kept_up": measured["behind"] is None, "behind": measured["behind"], "lag_at_end": lag,
-            "p50_ms": round(pct(ms, 50), 1), "p90_ms": round(pct(ms, 90), 1), "p99_ms": round(pct(ms, 99), 1),
-            "max_ms": round(max(ms), 1), "min_ms": round(min(ms), 1),
-            "produce_ack_p50_ms": round(pct([v * 1000 for v in measured["acks"]], 50), 1),
-            "api_poll_p50_ms": round(pct([v * 1000 for v in measured["polls"]], 50), 1),
-            "api_poll_max_ms": round(max(v * 1000 for v in measured["polls"]), 1),
-            "worker_cpu_share": round(cpu / wall, 2),
-            "producer_buffer_stalls": producer_stalls(worker),
-        })
+        variants.append(
+            {
+                "offered_rate": stream_rate,
+                "flush_interval_s": float(flush or DEFAULT_FLUSH_S),
+                "markers": len(measured["latencies"]),
+                "seconds": round(wall, 1),
+                "stream_events_per_s": round((offsets1 - offsets0) / wall),
+                "kept_up": measured["behind"] is None,
+                "behind": measured["behind"],
+                "lag_at_end": lag,
+                "p50_ms": round(pct(ms, 50), 1),
+                "p90_ms": round(pct(ms, 90), 1),
+                "p99_ms": round(pct(ms, 99), 1),
+                "max_ms": round(max(ms), 1),
+                "min_ms": round(min(ms), 1),
+                "produce_ack_p50_ms": round(pct([v * 1000 for v in measured["acks"]], 50), 1),
+                "api_poll_p50_ms": round(pct([v * 1000 for v in measured["polls"]], 50), 1),
+                "api_poll_max_ms": round(max(v * 1000 for v in measured["polls"]), 1),
+                "worker_cpu_share": round(cpu / wall, 2),
+                "producer_buffer_stalls": producer_stalls(worker),
+            }
+        )
 
     def part(v: dict[str, Any]) -> str:
-        head = (f"{v['p50_ms']:.0f}/{v['p99_ms']:.0f}/{v['max_ms']:.0f} ms" if v["kept_up"] else
-                f"FELL BEHIND ({v['behind']}; lag {v['lag_at_end']}; {v['markers']} markers seen before)")
-        return (f"{head} at {v['offered_rate']:,.0f} ev/s, flush {v['flush_interval_s']:g}s ({v['markers']} markers, "
-                f"{v['stream_events_per_s']:,} ev/s measured, worker CPU {v['worker_cpu_share']:.0%})")
+        head = (
+            f"{v['p50_ms']:.0f}/{v['p99_ms']:.0f}/{v['max_ms']:.0f} ms"
+            if v["kept_up"]
+            else f"FELL BEHIND ({v['behind']}; lag {v['lag_at_end']}; {v['markers']} markers seen before)"
+        )
+        return (
+            f"{head} at {v['offered_rate']:,.0f} ev/s, flush {v['flush_interval_s']:g}s ({v['markers']} markers, "
+            f"{v['stream_events_per_s']:,} ev/s measured, worker CPU {v['worker_cpu_share']:.0%})"
+        )
 
     first = variants[0]
     ok = first["kept_up"] and first["p99_ms"] <= TARGETS["latency_p99_ms"]
-    summary = ("latency p50/p99/max: " + "; ".join(part(v) for v in variants)
-               + f" (target p99 <= {TARGETS['latency_p99_ms']} ms at the default flush {mark(ok)})")
-    write_result("latency", summary, {"seconds": seconds, "marker_every_s": 0.5,
-                                      "poll_every_s": 0.02,
-                                      "floor": "10 teams x 10 reps on the wall clock (benchmarks/stream.py)",
-                                      "latency": "first /api/kpis reply showing the marker - produce ack"},
-                 {"variants": variants}, {"p99_ms": TARGETS["latency_p99_ms"]})
+    summary = (
+        "latency p50/p99/max: "
+        + "; ".join(part(v) for v in variants)
+        + f" (target p99 <= {TARGETS['latency_p99_ms']} ms at the default flush {mark(ok)})"
+    )
+    write_result(
+        "latency",
+        summary,
+        {
+            "seconds": seconds,
+            "marker_every_s": 0.5,
+            "poll_every_s": 0.02,
+            "floor": "10 teams x 10 reps on the wall clock (benchmarks/stream.py)",
+            "latency": "first /api/kpis reply showing the marker - produce ack",
+        },
+        {"variants": variants},
+        {"p99_ms": TARGETS["latency_p99_ms"]},
+    )
     return summary
 
 
@@ -589,8 +752,10 @@ def memory(ctx: Context) -> str:
     # alert thresholds far out: with the defaults every lead of the last 20 h would be alerted on now
     env = bench_env(ctx.bootstrap, prefix, SALESFLOOR_ALERT_THRESHOLDS="31536000")
     worker = new_worker("memory", env)
-    say(f"memory: idle worker, then {leads:,} waiting leads over 1,000 reps, created within the last "
-        f"{ctx.lead_hours:g} h")
+    say(
+        f"memory: idle worker, then {leads:,} waiting leads over 1,000 reps, created within the last "
+        f"{ctx.lead_hours:g} h"
+    )
     worker.start()
     try:
         worker.wait_ready(timeout=120)
@@ -613,18 +778,34 @@ def memory(ctx: Context) -> str:
         worker.stop()
     per_lead = (loaded["VmRSS"] - idle["VmRSS"]) * 1024 / leads
     per_lead_peak = (loaded["VmHWM"] - idle["VmRSS"]) * 1024 / leads
-    results = {"leads": leads, "reps": 1000, "idle_rss_mib": round(idle["VmRSS"] / 1024, 1),
-               "loaded_rss_mib": round(loaded["VmRSS"] / 1024, 1), "peak_rss_mib": round(loaded["VmHWM"] / 1024, 1),
-               "bytes_per_waiting_lead": round(per_lead), "bytes_per_waiting_lead_at_peak": round(per_lead_peak),
-               "entities": entities, "aggregate_buckets": buckets, "created_within_hours": ctx.lead_hours,
-               "load_s": round(load_s, 1), "processed_after_load_s": round(times["final_s"], 1),
-               "alert_thresholds": "31536000 (no alert falls due during the run)"}
-    summary = (f"memory: {leads:,} waiting leads, 1,000 reps: RSS idle {results['idle_rss_mib']:.0f} MiB -> "
-               f"{results['loaded_rss_mib']:.0f} MiB (peak {results['peak_rss_mib']:.0f} MiB) = "
-               f"{per_lead:,.0f} bytes/lead (target <= {TARGETS['bytes_per_waiting_lead']} "
-               f"{mark(per_lead <= 1024)}; at peak {per_lead_peak:,.0f})")
-    write_result("memory", summary, {"leads": leads, "reps": 1000}, results,
-                 {"bytes_per_waiting_lead": TARGETS["bytes_per_waiting_lead"]})
+    results = {
+        "leads": leads,
+        "reps": 1000,
+        "idle_rss_mib": round(idle["VmRSS"] / 1024, 1),
+        "loaded_rss_mib": round(loaded["VmRSS"] / 1024, 1),
+        "peak_rss_mib": round(loaded["VmHWM"] / 1024, 1),
+        "bytes_per_waiting_lead": round(per_lead),
+        "bytes_per_waiting_lead_at_peak": round(per_lead_peak),
+        "entities": entities,
+        "aggregate_buckets": buckets,
+        "created_within_hours": ctx.lead_hours,
+        "load_s": round(load_s, 1),
+        "processed_after_load_s": round(times["final_s"], 1),
+        "alert_thresholds": "31536000 (no alert falls due during the run)",
+    }
+    summary = (
+        f"memory: {leads:,} waiting leads, 1,000 reps: RSS idle {results['idle_rss_mib']:.0f} MiB -> "
+        f"{results['loaded_rss_mib']:.0f} MiB (peak {results['peak_rss_mib']:.0f} MiB) = "
+        f"{per_lead:,.0f} bytes/lead (target <= {TARGETS['bytes_per_waiting_lead']} "
+        f"{mark(per_lead <= 1024)}; at peak {per_lead_peak:,.0f})"
+    )
+    write_result(
+        "memory",
+        summary,
+        {"leads": leads, "reps": 1000},
+        results,
+        {"bytes_per_waiting_lead": TARGETS["bytes_per_waiting_lead"]},
+    )
     return summary
 
 
@@ -705,31 +886,54 @@ def scrape(ctx: Context, scrapes: int = 20) -> str:
         worker.stop()
     ms = lambda xs: [x * 1000 for x in xs]  # noqa: E731
     results = {
-        "dataset": ds.describe(), "reps_simulated": ds.reps, "reps_exported": len(reps),
-        "other_rep_labels": special, "series": series, "bytes": size,
+        "dataset": ds.describe(),
+        "reps_simulated": ds.reps,
+        "reps_exported": len(reps),
+        "other_rep_labels": special,
+        "series": series,
+        "bytes": size,
         "metrics_ms_idle": {"p50": round(pct(ms(quiet), 50), 1), "max": round(max(ms(quiet)), 1)},
         "metrics_ms_under_1000_ev_s": {"p50": round(pct(ms(loaded), 50), 1), "max": round(max(ms(loaded)), 1)},
         "api_kpis_one_rep_ms": {"p50": round(pct(ms(api_one), 50), 1), "max": round(max(ms(api_one)), 1)},
-        "health_ms_without_scrapes": {"n": len(baseline), "p50": round(pct(ms(baseline), 50), 1),
-                                      "max": round(max(ms(baseline), default=0), 1)},
-        "health_ms_during_scrapes": {"n": len(during), "p50": round(pct(ms(during), 50), 1),
-                                     "max": round(max(ms(during), default=0), 1)},
+        "health_ms_without_scrapes": {
+            "n": len(baseline),
+            "p50": round(pct(ms(baseline), 50), 1),
+            "max": round(max(ms(baseline), default=0), 1),
+        },
+        "health_ms_during_scrapes": {
+            "n": len(during),
+            "p50": round(pct(ms(during), 50), 1),
+            "max": round(max(ms(during), default=0), 1),
+        },
     }
     render = results["metrics_ms_idle"]["p50"]
     stall = results["health_ms_during_scrapes"]["max"]
-    summary = (f"scrape: /metrics with {len(reps):,} reps ({series:,} series, {size / 1e6:.1f} MB): "
-               f"{render:.0f} ms p50 idle, {results['metrics_ms_under_1000_ev_s']['p50']:.0f} ms under 1,000 ev/s "
-               f"(target <= {TARGETS['metrics_render_ms']} ms {mark(render <= 250)}); longest event-loop stall "
-               f"(concurrent /api/health) {stall:.0f} ms vs {results['health_ms_without_scrapes']['max']:.0f} ms "
-               f"without scrapes ({mark(stall <= 250)}); /api/kpis for one rep {results['api_kpis_one_rep_ms']['p50']:.0f} ms")
-    write_result("scrape", summary, {"reps": 1000, "scrapes": scrapes, "hours": ctx.scrape_hours}, results,
-                 {"metrics_render_ms": TARGETS["metrics_render_ms"], "stall_ms": TARGETS["metrics_stall_ms"]})
+    summary = (
+        f"scrape: /metrics with {len(reps):,} reps ({series:,} series, {size / 1e6:.1f} MB): "
+        f"{render:.0f} ms p50 idle, {results['metrics_ms_under_1000_ev_s']['p50']:.0f} ms under 1,000 ev/s "
+        f"(target <= {TARGETS['metrics_render_ms']} ms {mark(render <= 250)}); longest event-loop stall "
+        f"(concurrent /api/health) {stall:.0f} ms vs {results['health_ms_without_scrapes']['max']:.0f} ms "
+        f"without scrapes ({mark(stall <= 250)}); /api/kpis for one rep {results['api_kpis_one_rep_ms']['p50']:.0f} ms"
+    )
+    write_result(
+        "scrape",
+        summary,
+        {"reps": 1000, "scrapes": scrapes, "hours": ctx.scrape_hours},
+        results,
+        {"metrics_render_ms": TARGETS["metrics_render_ms"], "stall_ms": TARGETS["metrics_stall_ms"]},
+    )
     return summary
 
 
 BENCHMARKS = {
-    "ceilings": ceilings, "throughput": throughput, "throughput2": throughput2, "recovery": recovery,
-    "profile": profile, "latency": latency, "memory": memory, "scrape": scrape,
+    "ceilings": ceilings,
+    "throughput": throughput,
+    "throughput2": throughput2,
+    "recovery": recovery,
+    "profile": profile,
+    "latency": latency,
+    "memory": memory,
+    "scrape": scrape,
 }
 
 __all__ = ["BENCHMARKS", "Context", "Worker"]

@@ -5,18 +5,20 @@ from __future__ import annotations
 import faust
 
 import streams.codecs  # noqa: F401 - registers the orjson codec
-from streams import faust_fixes
+from streams.kafka import faust_fixes
 from streams.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:
     """A Faust app whose tables live in memory and are restored from their changelog topics."""
     faust_fixes.install()
-    credentials = None
+    credentials: faust.SASLCredentials | faust.SSLCredentials | None = None
     if settings.kafka_security_protocol == "SASL_SSL":
         credentials = faust.SASLCredentials(
-            username=settings.kafka_user, password=settings.password(),
-            mechanism=settings.kafka_sasl_mechanism, ssl_context=settings.ssl_context(),
+            username=settings.kafka_user,
+            password=settings.password(),
+            mechanism=settings.kafka_sasl_mechanism,
+            ssl_context=settings.ssl_context(),
         )
     elif settings.kafka_security_protocol == "SSL":
         credentials = faust.SSLCredentials(settings.ssl_context())
@@ -34,7 +36,7 @@ def create_app(settings: Settings) -> faust.App:
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=1.0,  # a joining worker is noticed within about a second
         producer_linger_ms=5,
-        producer_max_batch_size=262_144,  # changelog flushes send large batches (agents/state.py)
+        producer_max_batch_size=262_144,  # changelog flushes send large batches (streams/kafka/buffered.py)
         # Standby replicas buy nothing with the in-memory store: Faust drops their keys when a
         # recovery completes and replays an active partition from the changelog's start anyway, so
         # they only double every worker's reading (measured: 2 workers 1.19x of one with, 1.74x without).

@@ -46,15 +46,15 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--loglevel", default="info", choices=["debug", "info", "warning", "error"])
     worker.set_defaults(run=run_worker)
 
-    from streams import simulator
+    from streams.sim import commands as sim
 
     simulate = commands.add_parser("simulate", help="produce (or write) a simulated sales floor")
-    simulator.configure_simulate(simulate)
-    simulate.set_defaults(run=lambda a, s: asyncio.run(_with_topics(simulator.run_simulate, a, s)))
+    sim.configure_simulate(simulate)
+    simulate.set_defaults(run=lambda a, s: asyncio.run(_with_topics(sim.run_simulate, a, s)))
 
     produce = commands.add_parser("produce", help="replay a JSONL file of events into the input topics")
-    simulator.configure_produce(produce)
-    produce.set_defaults(run=lambda a, s: asyncio.run(_with_topics(simulator.run_produce, a, s)))
+    sim.configure_produce(produce)
+    produce.set_defaults(run=lambda a, s: asyncio.run(_with_topics(sim.run_produce, a, s)))
 
     recompute = commands.add_parser("recompute", help="compute every KPI from a JSONL event log (audit)")
     recompute.add_argument("file", type=Path, help="one event JSON object per line")
@@ -66,8 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--rate", type=float, default=25.0, help="simulated events per second (default 25)")
     demo.add_argument("--teams", type=int, default=3)
     demo.add_argument("--reps", type=int, default=8, help="reps per team")
-    demo.add_argument("--backfill", action="store_true",
-                      help="first produce today's events so far as fast as possible")
+    demo.add_argument("--backfill", action="store_true", help="first produce today's events so far as fast as possible")
     demo.set_defaults(run=run_demo)
     return parser
 
@@ -107,9 +106,12 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
         created = asyncio.run(asyncio.wait_for(ensure_topics(settings), timeout=60))
     except Exception as exc:  # noqa: BLE001 - one line for the operator instead of a traceback
         detail = cause.message or f"{type(exc).__name__}: {exc}"
-        print(f"salesfloor: error: cannot use Kafka at {settings.kafka_bootstrap} "
-              f"({settings.kafka_security_protocol}): {detail} "
-              "- check the broker and the SALESFLOOR_KAFKA_* settings", file=sys.stderr)
+        print(
+            f"salesfloor: error: cannot use Kafka at {settings.kafka_bootstrap} "
+            f"({settings.kafka_security_protocol}): {detail} "
+            "- check the broker and the SALESFLOOR_KAFKA_* settings",
+            file=sys.stderr,
+        )
         return 2
     finally:
         logging.getLogger("aiokafka").removeHandler(cause)
@@ -136,7 +138,7 @@ def run_recompute(args: argparse.Namespace, settings: Settings) -> int:
     """Decode the file as the worker would and print the reference computation of every KPI."""
     import orjson
 
-    from streams import reference
+    from streams.audit import reference
     from streams.records import decode_event
 
     events: list[dict[str, Any]] = []
@@ -155,8 +157,12 @@ def run_recompute(args: argparse.Namespace, settings: Settings) -> int:
             events.append(orjson.loads(line))
     now = args.now or datetime.now(timezone.utc)
     result = reference.compute(
-        events, now=now, tz=settings.timezone, sla_s=settings.lead_sla_seconds,
-        retention_s=settings.retention_days * 86400, day=args.date,
+        events,
+        now=now,
+        tz=settings.timezone,
+        sla_s=settings.lead_sla_seconds,
+        retention_s=settings.retention_days * 86400,
+        day=args.date,
     )
     sys.stdout.write(reference.format_report(result))
     print(f"{len(events)} events, {rejected} rejected", file=sys.stderr)
@@ -166,16 +172,14 @@ def run_recompute(args: argparse.Namespace, settings: Settings) -> int:
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     """Start the local broker and a worker, then keep a simulated floor flowing until interrupted."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s demo: %(message)s")
-    subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], check=True)
+    subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], check=True)  # noqa: S603, S607 - our script, no shell
     worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=os.environ.copy())
-    simulate = [sys.executable, "-m", "streams.cli", "simulate", "--teams", str(args.teams),
-                "--reps", str(args.reps)]
+    simulate = [sys.executable, "-m", "streams.cli", "simulate", "--teams", str(args.teams), "--reps", str(args.reps)]
     try:
         if args.backfill:
-            subprocess.run(simulate, check=True)
-        logging.info("worker on http://%s:%d/metrics and /api/kpis; Ctrl-C stops",
-                     settings.web_host, settings.web_port)
-        subprocess.run([*simulate, "--realtime", "--rate", str(args.rate)], check=False)
+            subprocess.run(simulate, check=True)  # noqa: S603 - our own CLI, no shell
+        logging.info("worker on http://%s:%d/metrics and /api/kpis; Ctrl-C stops", settings.web_host, settings.web_port)
+        subprocess.run([*simulate, "--realtime", "--rate", str(args.rate)], check=False)  # noqa: S603 - as above
     except KeyboardInterrupt:
         pass
     finally:

@@ -21,3 +21,7 @@ class InvalidEvent(SalesfloorError):
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
+
+
+class NotFlushed(SalesfloorError):
+    """The worker is stopping and the broker does not take the state: the offset commit must not happen."""

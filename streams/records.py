@@ -7,15 +7,13 @@ import math
 import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 import orjson
 
 from streams.errors import InvalidEvent
 
-_RFC3339 = re.compile(
-    r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z"
-)
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z")
 _PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -29,8 +27,16 @@ DIRECTIONS = frozenset({"outbound", "inbound"})
 OUTCOMES = frozenset({"connected", "no_answer", "voicemail", "busy", "failed"})
 
 REASONS = (
-    "invalid_json", "not_an_object", "missing_field", "wrong_type", "unknown_type",
-    "bad_timestamp", "out_of_range", "bad_id", "bad_value", "wrong_currency",
+    "invalid_json",
+    "not_an_object",
+    "missing_field",
+    "wrong_type",
+    "unknown_type",
+    "bad_timestamp",
+    "out_of_range",
+    "bad_id",
+    "bad_value",
+    "wrong_currency",
 )
 
 
@@ -106,11 +112,22 @@ class TargetSet(Event):
     value: float
 
 
-EVENT_TYPES = frozenset({
-    "lead.created", "lead.assigned", "lead.disqualified", "call.completed",
-    "email.sent", "email.opened", "email.clicked", "email.replied",
-    "deal.created", "deal.won", "deal.lost", "target.set",
-})
+EVENT_TYPES = frozenset(
+    {
+        "lead.created",
+        "lead.assigned",
+        "lead.disqualified",
+        "call.completed",
+        "email.sent",
+        "email.opened",
+        "email.clicked",
+        "email.replied",
+        "deal.created",
+        "deal.won",
+        "deal.lost",
+        "target.set",
+    }
+)
 
 
 def event_type(event: Event) -> str:
@@ -126,14 +143,18 @@ class _Fields:
     def __init__(self, obj: dict[str, Any]) -> None:
         self.obj = obj
 
-    def _get(self, name: str, required: bool) -> Any:
+    def get(self, name: str, required: bool) -> Any:
         value = self.obj.get(name)
         if value is None and required:
             raise InvalidEvent("missing_field", f"missing required field {name!r}")
         return value
 
+    @overload
+    def ident(self, name: str, *, required: Literal[True] = True, max_len: int = 128) -> str: ...
+    @overload
+    def ident(self, name: str, *, required: bool, max_len: int = 128) -> str | None: ...
     def ident(self, name: str, *, required: bool = True, max_len: int = 128) -> str | None:
-        value = self._get(name, required)
+        value = self.get(name, required)
         if value is None:
             return None
         if not isinstance(value, str):
@@ -147,7 +168,7 @@ class _Fields:
         return value
 
     def text(self, name: str) -> str | None:
-        value = self._get(name, False)
+        value = self.get(name, False)
         if value is None:
             return None
         if not isinstance(value, str):
@@ -156,8 +177,12 @@ class _Fields:
             raise InvalidEvent("out_of_range", f"{name} is longer than {MAX_TEXT} characters")
         return value
 
+    @overload
+    def choice(self, name: str, allowed: frozenset[str], *, required: Literal[True] = True) -> str: ...
+    @overload
+    def choice(self, name: str, allowed: frozenset[str], *, required: bool) -> str | None: ...
     def choice(self, name: str, allowed: frozenset[str], *, required: bool = True) -> str | None:
-        value = self.text(name) if not required else self._get(name, True)
+        value = self.text(name) if not required else self.get(name, True)
         if value is None:
             return None
         if not isinstance(value, str):
@@ -166,9 +191,18 @@ class _Fields:
             raise InvalidEvent("bad_value", f"{name} must be one of {sorted(allowed)}, got {value[:64]!r}")
         return value
 
-    def number(self, name: str, *, low: float, high: float, required: bool = True,
-               high_inclusive: bool = False) -> float | None:
-        value = self._get(name, required)
+    @overload
+    def number(
+        self, name: str, *, low: float, high: float, required: Literal[True] = True, high_inclusive: bool = False
+    ) -> float: ...
+    @overload
+    def number(
+        self, name: str, *, low: float, high: float, required: bool, high_inclusive: bool = False
+    ) -> float | None: ...
+    def number(
+        self, name: str, *, low: float, high: float, required: bool = True, high_inclusive: bool = False
+    ) -> float | None:
+        value = self.get(name, required)
         if value is None:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -224,7 +258,7 @@ def decode_event(raw: bytes | str, *, currency: str = "EUR") -> Event:
 
 def _build(f: _Fields, currency: str) -> Event:
     event_id = f.ident("event_id")
-    kind = f._get("type", True)
+    kind = f.get("type", True)
     if not isinstance(kind, str):
         raise InvalidEvent("wrong_type", f"type must be a string, got {type(kind).__name__}")
     if kind not in EVENT_TYPES:
@@ -235,7 +269,10 @@ def _build(f: _Fields, currency: str) -> Event:
     team_id = f.ident("team_id", max_len=64)
     rep_required = kind in _REP_REQUIRED
     common: dict[str, Any] = {
-        "event_id": event_id, "occurred_at": occurred_at, "at_us": at_us, "team_id": team_id,
+        "event_id": event_id,
+        "occurred_at": occurred_at,
+        "at_us": at_us,
+        "team_id": team_id,
         "rep_id": f.ident("rep_id", required=rep_required, max_len=64),
     }
     family = kind.partition(".")[0]
@@ -248,17 +285,22 @@ def _build(f: _Fields, currency: str) -> Event:
         return LeadDisqualified(**common, lead_id=lead_id, reason=f.text("reason"))
     if family == "call":
         return CallCompleted(
-            **common, call_id=f.ident("call_id"), lead_id=f.ident("lead_id", required=False),
-            direction=f.choice("direction", DIRECTIONS), outcome=f.choice("outcome", OUTCOMES),
+            **common,
+            call_id=f.ident("call_id"),
+            lead_id=f.ident("lead_id", required=False),
+            direction=f.choice("direction", DIRECTIONS),
+            outcome=f.choice("outcome", OUTCOMES),
             duration_s=f.number("duration_s", low=0, high=MAX_DURATION_S, high_inclusive=True),
         )
     if family == "email":
-        return EmailEvent(**common, kind=kind, email_id=f.ident("email_id"),
-                          lead_id=f.ident("lead_id", required=False))
+        return EmailEvent(**common, kind=kind, email_id=f.ident("email_id"), lead_id=f.ident("lead_id", required=False))
     if family == "deal":
         _check_currency(f, currency)
         return DealEvent(
-            **common, kind=kind, deal_id=f.ident("deal_id"), lead_id=f.ident("lead_id", required=False),
+            **common,
+            kind=kind,
+            deal_id=f.ident("deal_id"),
+            lead_id=f.ident("lead_id", required=False),
             amount=f.number("amount", low=0, high=MAX_AMOUNT, required=kind != "deal.lost"),
             reason=f.text("reason"),
         )
@@ -269,14 +311,23 @@ def _build(f: _Fields, currency: str) -> Event:
         raise InvalidEvent("bad_value", f"period must be YYYY-MM, got {period[:32]!r}")
     _check_currency(f, currency)
     return TargetSet(
-        **common, period=period, metric=f.choice("metric", frozenset({"won_amount"})),
+        **common,
+        period=period,
+        metric=f.choice("metric", frozenset({"won_amount"})),
         value=f.number("value", low=0, high=MAX_AMOUNT),
     )
 
 
-_REP_REQUIRED = frozenset({
-    "lead.assigned", "call.completed", "email.sent", "deal.created", "deal.won", "deal.lost",
-})
+_REP_REQUIRED = frozenset(
+    {
+        "lead.assigned",
+        "call.completed",
+        "email.sent",
+        "deal.created",
+        "deal.won",
+        "deal.lost",
+    }
+)
 
 
 def _check_currency(f: _Fields, currency: str) -> None:

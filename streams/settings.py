@@ -127,6 +127,4 @@ def load_settings(**overrides: Any) -> Settings:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "?"
         given = error.get("input")
-        raise ConfigError(
-            f"invalid {ENV_PREFIX}{field.upper()}={given!r}: {error['msg']}"
-        ) from None
+        raise ConfigError(f"invalid {ENV_PREFIX}{field.upper()}={given!r}: {error['msg']}") from None

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    import faust
+
     from streams.settings import Settings
 
 INPUT_TOPICS: Final = ("leads", "calls", "emails", "deals", "targets")
@@ -45,12 +49,40 @@ def spec_key(event: dict[str, object]) -> str | None:
     return None
 
 
+INTERNAL_TOPICS: Final = ("entities", "aggregates")  # each also has its table's changelog
+
+
+def internal_topic_name(settings: Settings, short: str) -> str:
+    return f"{settings.faust_id}-{short}"
+
+
 def internal_topics(settings: Settings) -> dict[str, dict[str, str]]:
     """The worker's own topics: the two repartition topics and the changelogs of their tables."""
-    app = settings.faust_id
     compact = {"cleanup.policy": "compact"}
-    return {f"{app}-entities": {}, f"{app}-aggregates": {},
-            f"{app}-entities-changelog": compact, f"{app}-aggregates-changelog": compact}
+    out: dict[str, dict[str, str]] = {}
+    for short in INTERNAL_TOPICS:
+        out[internal_topic_name(settings, short)] = {}
+        out[f"{internal_topic_name(settings, short)}-changelog"] = compact
+    return out
+
+
+def faust_topic(app: faust.App, settings: Settings, short: str) -> faust.TopicT:
+    """A Faust topic of this worker: an internal one (`entities`, `aggregates`) or an output topic;
+    raw keys, orjson values."""
+    internal = short in INTERNAL_TOPICS
+    name = internal_topic_name(settings, short) if internal else topic_name(settings.topic_prefix, short)
+    return app.topic(
+        name, key_serializer="raw", value_serializer="orjson", partitions=settings.partitions, internal=internal
+    )
+
+
+def delivered_sender(topic: faust.TopicT) -> Callable[[bytes, dict[str, Any]], Awaitable[None]]:
+    """Send to a Faust topic and return once the broker has the message (not when it is only buffered)."""
+
+    async def send(key: bytes, value: dict[str, Any]) -> None:
+        await (await topic.send(key=key, value=value))
+
+    return send
 
 
 def _topic_config(short: str, settings: Settings) -> dict[str, str]:
@@ -72,7 +104,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
         existing = set(await admin.list_topics())
         wanted = [
             NewTopic(
-                topic_name(settings.topic_prefix, short), num_partitions=settings.partitions, replication_factor=1,
+                topic_name(settings.topic_prefix, short),
+                num_partitions=settings.partitions,
+                replication_factor=1,
                 topic_configs=_topic_config(short, settings),
             )
             for short in (*INPUT_TOPICS, *OUTPUT_TOPICS)
@@ -82,8 +116,9 @@ async def ensure_topics(settings: Settings) -> list[str]:
         # their partitions until its next metadata refresh, minutes later.
         for name, config in internal_topics(settings).items():
             if name not in existing:
-                wanted.append(NewTopic(name, num_partitions=settings.partitions, replication_factor=1,
-                                       topic_configs=config))
+                wanted.append(
+                    NewTopic(name, num_partitions=settings.partitions, replication_factor=1, topic_configs=config)
+                )
         if wanted:
             try:
                 await admin.create_topics(wanted)

@@ -13,13 +13,26 @@ Labels = tuple[tuple[str, str], ...]
 Key = tuple[str, Labels]
 
 COUNTS = {
-    "salesfloor_leads_created", "salesfloor_leads_responded", "salesfloor_leads_followed_up",
-    "salesfloor_leads_converted", "salesfloor_opportunities_opened", "salesfloor_deals_won",
-    "salesfloor_deals_lost", "salesfloor_calls_outbound", "salesfloor_calls_connected",
-    "salesfloor_emails_sent", "salesfloor_email_replies", "salesfloor_leads_awaiting_response",
+    "salesfloor_leads_created",
+    "salesfloor_leads_responded",
+    "salesfloor_leads_followed_up",
+    "salesfloor_leads_converted",
+    "salesfloor_opportunities_opened",
+    "salesfloor_deals_won",
+    "salesfloor_deals_lost",
+    "salesfloor_calls_outbound",
+    "salesfloor_calls_connected",
+    "salesfloor_emails_sent",
+    "salesfloor_email_replies",
+    "salesfloor_leads_awaiting_response",
 }
-SUMS = {"salesfloor_won_amount", "salesfloor_lost_amount", "salesfloor_talk_time_seconds",
-        "salesfloor_pipeline_open_amount", "salesfloor_target_amount"}
+SUMS = {
+    "salesfloor_won_amount",
+    "salesfloor_lost_amount",
+    "salesfloor_talk_time_seconds",
+    "salesfloor_pipeline_open_amount",
+    "salesfloor_target_amount",
+}
 ZERO_WHEN_MISSING = COUNTS | SUMS - {"salesfloor_target_amount"}
 
 
@@ -53,7 +66,10 @@ def close(name: str, labels: Mapping[str, str], got: float, want: float, age_tol
 
 
 def differences(
-    got: Mapping[Key, float], want: Mapping[Key, float], *, age_tolerance: float = 5.0,
+    got: Mapping[Key, float],
+    want: Mapping[Key, float],
+    *,
+    age_tolerance: float = 5.0,
     only: Iterable[str] | None = None,
 ) -> list[str]:
     """Human-readable differences; empty when the two agree."""

@@ -20,17 +20,79 @@ TOKEN = re.compile(
       | (?P<punct>[{}(),])""",
     re.VERBOSE,
 )
-AGGREGATIONS = {"sum", "min", "max", "avg", "group", "stddev", "stdvar", "count", "count_values",
-                "bottomk", "topk", "quantile", "limitk", "limit_ratio"}
+AGGREGATIONS = {
+    "sum",
+    "min",
+    "max",
+    "avg",
+    "group",
+    "stddev",
+    "stdvar",
+    "count",
+    "count_values",
+    "bottomk",
+    "topk",
+    "quantile",
+    "limitk",
+    "limit_ratio",
+}
 FUNCTIONS = AGGREGATIONS | {
-    "abs", "absent", "absent_over_time", "ceil", "changes", "clamp", "clamp_max", "clamp_min",
-    "day_of_month", "day_of_week", "day_of_year", "days_in_month", "delta", "deriv", "exp", "floor",
-    "histogram_avg", "histogram_count", "histogram_fraction", "histogram_quantile", "histogram_sum",
-    "holt_winters", "hour", "idelta", "increase", "irate", "label_join", "label_replace", "ln", "log10",
-    "log2", "minute", "month", "predict_linear", "rate", "resets", "round", "scalar", "sgn", "sort",
-    "sort_desc", "sqrt", "time", "timestamp", "vector", "year", "avg_over_time", "min_over_time",
-    "max_over_time", "sum_over_time", "count_over_time", "quantile_over_time", "stddev_over_time",
-    "stdvar_over_time", "last_over_time", "present_over_time",
+    "abs",
+    "absent",
+    "absent_over_time",
+    "ceil",
+    "changes",
+    "clamp",
+    "clamp_max",
+    "clamp_min",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "days_in_month",
+    "delta",
+    "deriv",
+    "exp",
+    "floor",
+    "histogram_avg",
+    "histogram_count",
+    "histogram_fraction",
+    "histogram_quantile",
+    "histogram_sum",
+    "holt_winters",
+    "hour",
+    "idelta",
+    "increase",
+    "irate",
+    "label_join",
+    "label_replace",
+    "ln",
+    "log10",
+    "log2",
+    "minute",
+    "month",
+    "predict_linear",
+    "rate",
+    "resets",
+    "round",
+    "scalar",
+    "sgn",
+    "sort",
+    "sort_desc",
+    "sqrt",
+    "time",
+    "timestamp",
+    "vector",
+    "year",
+    "avg_over_time",
+    "min_over_time",
+    "max_over_time",
+    "sum_over_time",
+    "count_over_time",
+    "quantile_over_time",
+    "stddev_over_time",
+    "stdvar_over_time",
+    "last_over_time",
+    "present_over_time",
 }
 LABEL_LISTS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
 KEYWORDS = {"and", "or", "unless", "bool", "offset", "atan2", "inf", "nan"}
@@ -55,7 +117,7 @@ def tokens(expr: str) -> list[tuple[str, str]]:
     while pos < len(expr):
         match = TOKEN.match(expr, pos)
         if match is None:
-            raise ValueError(f"cannot read {expr[pos:pos + 20]!r} in {expr!r}")
+            raise ValueError(f"cannot read {expr[pos : pos + 20]!r} in {expr!r}")
         kind = match.lastgroup or ""
         if kind != "space":
             found.append((kind, match.group()))
@@ -74,7 +136,7 @@ def reads(expr: str) -> Reads:
         if kind == "ident" and text.lower() in LABEL_LISTS:
             if following == "(":
                 close = _closing(toks, i + 1, expr)
-                result.grouping |= {t for k, t in toks[i + 2:close] if k == "ident"}
+                result.grouping |= {t for k, t in toks[i + 2 : close] if k == "ident"}
                 i = close
         elif kind == "ident" and text in AGGREGATIONS and following.lower() in {"by", "without"}:
             pass  # `sum by (team) (...)`: the label list comes next
@@ -85,7 +147,7 @@ def reads(expr: str) -> Reads:
             labels: set[str] = set()
             if following == "{":
                 close = _closing(toks, i + 1, expr)
-                labels = _matcher_labels(toks[i + 2:close], expr)
+                labels = _matcher_labels(toks[i + 2 : close], expr)
                 i = close
             result.selectors.append((text, labels))
         elif text == "{":
@@ -110,7 +172,7 @@ def _closing(toks: list[tuple[str, str]], opening: int, expr: str) -> int:
 def _matcher_labels(inner: list[tuple[str, str]], expr: str) -> set[str]:
     labels = set()
     for start in range(0, len(inner), 4):
-        part = inner[start:start + 4]
+        part = inner[start : start + 4]
         kinds = [k for k, _ in part[:3]]
         if kinds != ["ident", "op", "string"] or part[1][1] not in {"=", "!=", "=~", "!~"}:
             raise ValueError(f"cannot read the label matchers of {expr!r}")

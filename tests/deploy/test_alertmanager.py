@@ -23,8 +23,17 @@ def test_config_is_valid(amtool: str) -> None:
 
 @pytest.mark.parametrize("alertname", sorted(alert_names()))
 def test_every_alert_reaches_the_default_receiver(amtool: str, alertname: str) -> None:
-    run_tool(amtool, "config", "routes", "test", f"--config.file={CONFIG}", "--verify.receivers=default",
-             f"alertname={alertname}", "team=inbound", "severity=warning")
+    run_tool(
+        amtool,
+        "config",
+        "routes",
+        "test",
+        f"--config.file={CONFIG}",
+        "--verify.receivers=default",
+        f"alertname={alertname}",
+        "team=inbound",
+        "severity=warning",
+    )
 
 
 def test_grouped_per_alert_and_team() -> None:

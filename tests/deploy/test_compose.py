@@ -22,8 +22,11 @@ DEFAULTED = re.compile(r"\$\{\w+:-([^}]*)\}")
 
 def compose_cli_works() -> bool:
     try:
-        done = subprocess.run(  # noqa: S603 - fixed command, no shell
-            ["docker", "compose", "version"], capture_output=True, timeout=30, check=False  # noqa: S607
+        done = subprocess.run(  # fixed command, no shell
+            ["docker", "compose", "version"],  # noqa: S607 - docker from PATH
+            capture_output=True,
+            timeout=30,
+            check=False,
         )
     except OSError:
         return False

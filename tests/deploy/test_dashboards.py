@@ -50,20 +50,25 @@ def contract(text: str) -> Allowed:
     for the windowed KPIs (§4 before "Live gauges")."""
     kpi_section = text.split("## 4.", 1)[1].split("Live gauges", 1)[0]
     windowed = spelled_names(kpi_section)
-    spelled = {name: set(labels.split(",")) for name, labels in
-               re.findall(r"`(salesfloor_[a-z0-9_]+)\{([a-z_,]+)\}`", text)}
-    allowed = {name: spelled.get(name, set()) | (WINDOWED if name in windowed else set())
-               for name in spelled_names(text)}
+    spelled = {
+        name: set(labels.split(",")) for name, labels in re.findall(r"`(salesfloor_[a-z0-9_]+)\{([a-z_,]+)\}`", text)
+    }
+    allowed = {
+        name: spelled.get(name, set()) | (WINDOWED if name in windowed else set()) for name in spelled_names(text)
+    }
     labels = allowed.pop(HISTOGRAM)
-    allowed |= {f"{HISTOGRAM}_bucket": labels | {"le"}, f"{HISTOGRAM}_sum": labels,
-                f"{HISTOGRAM}_count": labels}
+    allowed |= {f"{HISTOGRAM}_bucket": labels | {"le"}, f"{HISTOGRAM}_sum": labels, f"{HISTOGRAM}_count": labels}
     return allowed | EXTRAS
 
 
 @pytest.fixture(scope="module")
 def allowed() -> Allowed:
-    recorded = {rule["record"]: set(rule.get("labels", {})) for group in load_yaml(RULES)["groups"]
-                for rule in group["rules"] if "record" in rule}
+    recorded = {
+        rule["record"]: set(rule.get("labels", {}))
+        for group in load_yaml(RULES)["groups"]
+        for rule in group["rules"]
+        if "record" in rule
+    }
     return contract(spec_text()) | recorded
 
 
@@ -192,19 +197,22 @@ def test_provisioning_loads_the_dashboards_folder() -> None:
     assert mounts.get("./deploy/grafana/provisioning") == "/etc/grafana/provisioning"
 
 
-@pytest.mark.parametrize(("expr", "error"), [
-    ('salesfloor_leads_created{team="a", rep="_all", window="today"}', None),
-    ('salesfloor_lead_response_seconds{team="a", stat="p90"}', None),
-    ('label_replace(up, "x", "salesfloor_not_exported", "job", "(.*)")', None),
-    ("sum by (topic) (rate(salesfloor_events_rejected_total[$__rate_interval] offset 1h))", None),
-    ("histogram_quantile(0.9, sum by (le) (rate(salesfloor_event_delay_seconds_bucket[5m])))", None),
-    ('salesfloor_leads_created{stat="p90"}', "has no label ['stat']"),
-    ("salesfloor_leads_created_total", "unknown metric salesfloor_leads_created_total"),
-    ("sum by (reason) (rate(salesfloor_events_total[5m]))", "no metric here carries label reason"),
-    ("salesfloor_lead_oldest_awaiting_seconds{rep='_all'}", "has no label ['rep']"),
-    ("rat(salesfloor_events_total[5m])", "unknown function 'rat'"),
-    ('{__name__="salesfloor_events_total"}', "selector without a metric name"),
-])
+@pytest.mark.parametrize(
+    ("expr", "error"),
+    [
+        ('salesfloor_leads_created{team="a", rep="_all", window="today"}', None),
+        ('salesfloor_lead_response_seconds{team="a", stat="p90"}', None),
+        ('label_replace(up, "x", "salesfloor_not_exported", "job", "(.*)")', None),
+        ("sum by (topic) (rate(salesfloor_events_rejected_total[$__rate_interval] offset 1h))", None),
+        ("histogram_quantile(0.9, sum by (le) (rate(salesfloor_event_delay_seconds_bucket[5m])))", None),
+        ('salesfloor_leads_created{stat="p90"}', "has no label ['stat']"),
+        ("salesfloor_leads_created_total", "unknown metric salesfloor_leads_created_total"),
+        ("sum by (reason) (rate(salesfloor_events_total[5m]))", "no metric here carries label reason"),
+        ("salesfloor_lead_oldest_awaiting_seconds{rep='_all'}", "has no label ['rep']"),
+        ("rat(salesfloor_events_total[5m])", "unknown function 'rat'"),
+        ('{__name__="salesfloor_events_total"}', "selector without a metric name"),
+    ],
+)
 def test_the_check_itself(expr: str, error: str | None, allowed: Allowed) -> None:
     found = problems(expr, allowed)
     assert (found == []) if error is None else (len(found) == 1 and error in found[0]), found

@@ -41,10 +41,10 @@ def free_ports(n: int) -> list[int]:
 
 def _run(args: list[str], cwd: Path, what: str) -> None:
     result = subprocess.run(  # noqa: S603 - openssl/keytool with fixed arguments
-        args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False)
+        args, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+    )
     if result.returncode != 0:
-        pytest.fail(f"{what} failed ({' '.join(args[:3])}...): {result.stderr.strip()[-2000:]}",
-                    pytrace=False)
+        pytest.fail(f"{what} failed ({' '.join(args[:3])}...): {result.stderr.strip()[-2000:]}", pytrace=False)
 
 
 @dataclass(frozen=True)
@@ -71,30 +71,122 @@ def make_tls(directory: Path, *, scram_user: str = "salesfloor-worker") -> TlsMa
         # with a trailing newline on purpose: kafka.sh must tolerate it
         (d / name).write_text(secrets.token_urlsafe(24) + "\n")
         (d / name).chmod(0o600)
-    _run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "2",
-          "-keyout", "ca.key", "-out", "ca.crt", "-subj", "/CN=salesfloor test CA",
-          "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
-         d, "openssl CA")
-    _run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-sha256", "-keyout", "broker.key",
-          "-out", "broker.csr", "-subj", "/CN=localhost"], d, "openssl broker CSR")
+    _run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-days",
+            "2",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.crt",
+            "-subj",
+            "/CN=salesfloor test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+        d,
+        "openssl CA",
+    )
+    _run(
+        [
+            "openssl",
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-sha256",
+            "-keyout",
+            "broker.key",
+            "-out",
+            "broker.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+        d,
+        "openssl broker CSR",
+    )
     (d / "broker.ext").write_text(
         "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
         "extendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1,DNS:localhost\n"
         "subjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid,issuer\n"
     )
-    _run(["openssl", "x509", "-req", "-sha256", "-days", "2", "-in", "broker.csr", "-CA", "ca.crt",
-          "-CAkey", "ca.key", "-CAcreateserial", "-out", "broker.crt", "-extfile", "broker.ext"],
-         d, "openssl sign broker cert")
-    _run(["openssl", "pkcs12", "-export", "-name", "broker", "-in", "broker.crt", "-inkey", "broker.key",
-          "-certfile", "ca.crt", "-out", "keystore.p12", "-passout", "file:keystore.password"],
-         d, "openssl PKCS12 keystore")
-    _run(["keytool", "-importcert", "-noprompt", "-alias", "salesfloor-ca", "-file", "ca.crt",
-          "-keystore", "truststore.p12", "-storetype", "PKCS12", "-storepass:file", "truststore.password"],
-         d, "keytool truststore")
+    _run(
+        [
+            "openssl",
+            "x509",
+            "-req",
+            "-sha256",
+            "-days",
+            "2",
+            "-in",
+            "broker.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "broker.crt",
+            "-extfile",
+            "broker.ext",
+        ],
+        d,
+        "openssl sign broker cert",
+    )
+    _run(
+        [
+            "openssl",
+            "pkcs12",
+            "-export",
+            "-name",
+            "broker",
+            "-in",
+            "broker.crt",
+            "-inkey",
+            "broker.key",
+            "-certfile",
+            "ca.crt",
+            "-out",
+            "keystore.p12",
+            "-passout",
+            "file:keystore.password",
+        ],
+        d,
+        "openssl PKCS12 keystore",
+    )
+    _run(
+        [
+            "keytool",
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "salesfloor-ca",
+            "-file",
+            "ca.crt",
+            "-keystore",
+            "truststore.p12",
+            "-storetype",
+            "PKCS12",
+            "-storepass:file",
+            "truststore.password",
+        ],
+        d,
+        "keytool truststore",
+    )
     for name in ("ca.key", "broker.key"):
         (d / name).chmod(0o600)
-    return TlsMaterial(directory=d, ca_file=d / "ca.crt", scram_user=scram_user,
-                       scram_password_file=d / "scram.password")
+    return TlsMaterial(
+        directory=d, ca_file=d / "ca.crt", scram_user=scram_user, scram_password_file=d / "scram.password"
+    )
 
 
 @dataclass
@@ -130,25 +222,34 @@ class DedicatedBroker:
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SALESFLOOR_KAFKA")}
-        env.update({
-            "SALESFLOOR_KAFKA_PORT": str(self.port),
-            "SALESFLOOR_KAFKA_CONTROLLER_PORT": str(self.controller_port),
-            "SALESFLOOR_KAFKA_DATA": str(self.data_dir),
-            "SALESFLOOR_KAFKA_START_TIMEOUT": str(START_TIMEOUT_S),
-        })
+        env.update(
+            {
+                "SALESFLOOR_KAFKA_PORT": str(self.port),
+                "SALESFLOOR_KAFKA_CONTROLLER_PORT": str(self.controller_port),
+                "SALESFLOOR_KAFKA_DATA": str(self.data_dir),
+                "SALESFLOOR_KAFKA_START_TIMEOUT": str(START_TIMEOUT_S),
+            }
+        )
         if self.tls is not None:
-            env.update({
-                "SALESFLOOR_KAFKA_SASL_SSL_PORT": str(self.sasl_port),
-                "SALESFLOOR_KAFKA_TLS_DIR": str(self.tls.directory),
-                "SALESFLOOR_KAFKA_SCRAM_USER": self.tls.scram_user,
-                "SALESFLOOR_KAFKA_SCRAM_PASSWORD_FILE": str(self.tls.scram_password_file),
-            })
+            env.update(
+                {
+                    "SALESFLOOR_KAFKA_SASL_SSL_PORT": str(self.sasl_port),
+                    "SALESFLOOR_KAFKA_TLS_DIR": str(self.tls.directory),
+                    "SALESFLOOR_KAFKA_SCRAM_USER": self.tls.scram_user,
+                    "SALESFLOOR_KAFKA_SCRAM_PASSWORD_FILE": str(self.tls.scram_password_file),
+                }
+            )
         return env
 
     def _kafka_sh(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
         return subprocess.run(  # noqa: S603 - fixed script path
-            [str(KAFKA_SH), command], env=self.env(), cwd=REPO_ROOT, capture_output=True, text=True,
-            timeout=timeout, check=False,
+            [str(KAFKA_SH), command],
+            env=self.env(),
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
 
     def log_tail(self, lines: int = 40) -> str:
@@ -168,8 +269,10 @@ class DedicatedBroker:
             pytest.fail(f"kafka.sh start hung\n{self.log_tail()}", pytrace=False)
         if result.returncode != 0:
             self.stop()
-            pytest.fail(f"kafka.sh start failed ({result.returncode}): {result.stderr.strip()}\n"
-                        f"{self.log_tail()}", pytrace=False)
+            pytest.fail(
+                f"kafka.sh start failed ({result.returncode}): {result.stderr.strip()}\n{self.log_tail()}",
+                pytrace=False,
+            )
         return time.monotonic() - t0
 
     def stop(self) -> float:

@@ -9,12 +9,13 @@ from typing import Any
 
 import orjson
 
-from streams import reference
-from streams.distort import distort_labeled, produce
+from streams.audit import reference
 from streams.errors import InvalidEvent
 from streams.records import decode_event
 from streams.settings import load_settings
-from streams.simulator import FloorConfig, generate
+from streams.sim.distort import distort_labeled
+from streams.sim.produce import produce
+from streams.sim.simulator import FloorConfig, generate
 from tests.integration.workers import Worker
 from tests.kpi_compare import differences, parse_metrics
 
@@ -41,8 +42,9 @@ async def produce_values(values: list[bytes], bootstrap: str, prefix: str, keys:
     assert stats.failed == 0 and stats.acked == len(values), f"{stats.summary()}: {stats.first_error}"
 
 
-def converge(workers: list[Worker], events: list[dict[str, Any]], *, tz: str = "UTC", timeout: float = 180,
-             **compute: Any) -> dict[Any, float]:
+def converge(
+    workers: list[Worker], events: list[dict[str, Any]], *, tz: str = "UTC", timeout: float = 180, **compute: Any
+) -> dict[Any, float]:
     """Scrape until the union of the workers' KPI series equals the reference; returns that union."""
     deadline = time.monotonic() + timeout
     problems: list[str] = ["never scraped"]

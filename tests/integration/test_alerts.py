@@ -26,19 +26,45 @@ def stamp(moment: datetime) -> str:
 
 
 def lead(lead_id: str, created: datetime, team: str = "north") -> bytes:
-    return orjson.dumps({"event_id": f"c-{lead_id}", "type": "lead.created", "occurred_at": stamp(created),
-                         "team_id": team, "rep_id": "ann", "lead_id": lead_id})
+    return orjson.dumps(
+        {
+            "event_id": f"c-{lead_id}",
+            "type": "lead.created",
+            "occurred_at": stamp(created),
+            "team_id": team,
+            "rep_id": "ann",
+            "lead_id": lead_id,
+        }
+    )
 
 
 def call(lead_id: str, at: datetime) -> bytes:
-    return orjson.dumps({"event_id": f"k-{lead_id}", "type": "call.completed", "occurred_at": stamp(at),
-                         "team_id": "north", "rep_id": "bob", "lead_id": lead_id, "call_id": f"call-{lead_id}",
-                         "direction": "outbound", "outcome": "no_answer", "duration_s": 0})
+    return orjson.dumps(
+        {
+            "event_id": f"k-{lead_id}",
+            "type": "call.completed",
+            "occurred_at": stamp(at),
+            "team_id": "north",
+            "rep_id": "bob",
+            "lead_id": lead_id,
+            "call_id": f"call-{lead_id}",
+            "direction": "outbound",
+            "outcome": "no_answer",
+            "duration_s": 0,
+        }
+    )
 
 
 def disqualified(lead_id: str, at: datetime) -> bytes:
-    return orjson.dumps({"event_id": f"d-{lead_id}", "type": "lead.disqualified", "occurred_at": stamp(at),
-                         "team_id": "north", "lead_id": lead_id})
+    return orjson.dumps(
+        {
+            "event_id": f"d-{lead_id}",
+            "type": "lead.disqualified",
+            "occurred_at": stamp(at),
+            "team_id": "north",
+            "lead_id": lead_id,
+        }
+    )
 
 
 async def read_alerts(bootstrap: str, topic: str) -> list[tuple[dict[str, Any], float]]:
@@ -60,9 +86,12 @@ async def read_alerts(bootstrap: str, topic: str) -> list[tuple[dict[str, Any], 
 
 
 def breach_counter(text: str, team: str, threshold: int) -> float:
-    return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples
-               if s.name == "salesfloor_lead_sla_breaches_total"
-               and s.labels == {"team": team, "threshold": str(threshold)})
+    return sum(
+        s.value
+        for f in text_string_to_metric_families(text)
+        for s in f.samples
+        if s.name == "salesfloor_lead_sla_breaches_total" and s.labels == {"team": team, "threshold": str(threshold)}
+    )
 
 
 async def test_one_alert_per_threshold_in_time_and_none_for_answered_leads(
@@ -73,11 +102,22 @@ async def test_one_alert_per_threshold_in_time_and_none_for_answered_leads(
     try:
         worker.wait_ready()
         t0 = datetime.now(timezone.utc)
-        await produce_values([lead("waiting", t0), lead("answered", t0), lead("dropped", t0),
-                              lead("old", t0 - timedelta(hours=1), team="south")], kafka_bootstrap, topic_prefix)
+        await produce_values(
+            [
+                lead("waiting", t0),
+                lead("answered", t0),
+                lead("dropped", t0),
+                lead("old", t0 - timedelta(hours=1), team="south"),
+            ],
+            kafka_bootstrap,
+            topic_prefix,
+        )
         await asyncio.sleep(1.5)
-        await produce_values([call("answered", t0 + timedelta(seconds=1)),
-                              disqualified("dropped", t0 + timedelta(seconds=1))], kafka_bootstrap, topic_prefix)
+        await produce_values(
+            [call("answered", t0 + timedelta(seconds=1)), disqualified("dropped", t0 + timedelta(seconds=1))],
+            kafka_bootstrap,
+            topic_prefix,
+        )
         await asyncio.sleep(max(THRESHOLDS) + 6 - (datetime.now(timezone.utc) - t0).total_seconds())
 
         alerts = await read_alerts(kafka_bootstrap, topic_prefix + "alerts")
@@ -106,8 +146,9 @@ async def test_no_duplicate_and_no_loss_when_killed_across_a_threshold(
     try:
         worker.wait_ready()
         t0 = datetime.now(timezone.utc)
-        await produce_values([lead("first", t0), lead("second", t0 + timedelta(seconds=3))],
-                             kafka_bootstrap, topic_prefix)
+        await produce_values(
+            [lead("first", t0), lead("second", t0 + timedelta(seconds=3))], kafka_bootstrap, topic_prefix
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # kill right after the first threshold alert is out
             if any(a["lead_id"] == "first" for a, _ in await read_alerts(kafka_bootstrap, topic_prefix + "alerts")):

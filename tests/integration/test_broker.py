@@ -77,9 +77,7 @@ async def test_message_dated_sixty_days_ago_is_kept(kafka_bootstrap: str, topic_
     producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
     await producer.start()
     try:
-        meta = await producer.send_and_wait(
-            topic, key=b"sale-1", value=b'{"amount": 12.5}', timestamp_ms=old_ts
-        )
+        meta = await producer.send_and_wait(topic, key=b"sale-1", value=b'{"amount": 12.5}', timestamp_ms=old_ts)
     finally:
         await producer.stop()
     assert meta.timestamp == old_ts  # CreateTime topic: broker echoes the producer timestamp

@@ -22,9 +22,9 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.distort import ProduceStats, produce
 from streams.settings import load_settings
-from streams.simulator import FloorConfig
+from streams.sim.produce import ProduceStats, produce
+from streams.sim.simulator import FloorConfig
 from streams.topics import INPUT_TOPICS
 from tests.integration.brokers import dedicated_broker
 from tests.integration.floor import converge, distorted, valid_events
@@ -77,10 +77,16 @@ def summary(samples: list[tuple[float, int | None, bool | None]], origin: float)
 
 async def test_worker_and_producer_ride_out_a_broker_outage(tmp_path: Path) -> None:
     now = datetime.now(timezone.utc)
-    config = FloorConfig(seed=61, teams=2, reps_per_team=4, intensity=2.0, lead_rate=8,
-                         start=now - timedelta(hours=24), end=now - timedelta(seconds=1))
+    config = FloorConfig(
+        seed=61,
+        teams=2,
+        reps_per_team=4,
+        intensity=2.0,
+        lead_rate=8,
+        start=now - timedelta(hours=24),
+        end=now - timedelta(seconds=1),
+    )
     values = [v for v, _ in distorted(config, shuffle=0.03)]
-    events = valid_events(values)
     rate = len(values) / SEND_S
     assert rate >= 20, len(values)
 
@@ -94,8 +100,9 @@ async def test_worker_and_producer_ride_out_a_broker_outage(tmp_path: Path) -> N
             settings = load_settings(kafka_bootstrap=broker.bootstrap, topic_prefix=PREFIX)
             origin = time.monotonic()
             health.start()
-            sending = asyncio.create_task(produce(values, settings=settings, keys="random", rate=rate,
-                                                  progress=lambda s: None))
+            sending = asyncio.create_task(
+                produce(values, settings=settings, keys="random", rate=rate, progress=lambda s: None)
+            )
 
             await asyncio.sleep(BEFORE_S)
             assert not sending.done(), "the producer finished before the outage"
@@ -128,23 +135,29 @@ async def test_worker_and_producer_ride_out_a_broker_outage(tmp_path: Path) -> N
             worker.stop()
 
     timeline = summary(health.samples, origin)
-    print(f"outage: stop took {took_stop:.1f}s (at {stopping - origin:.1f}s), down {down - origin:.1f}-"
-          f"{restarting - origin:.1f}s, start took {took_start:.1f}s (up at {up - origin:.1f}s); "
-          f"producer done at {sent_done - origin:.1f}s ({produced(stats, produce_error)}); broker holds "
-          f"{len(delivered)}/{len(values)}; KPIs exact over them at {converged - origin:.1f}s\n"
-          f"health: {timeline}")
+    print(
+        f"outage: stop took {took_stop:.1f}s (at {stopping - origin:.1f}s), down {down - origin:.1f}-"
+        f"{restarting - origin:.1f}s, start took {took_start:.1f}s (up at {up - origin:.1f}s); "
+        f"producer done at {sent_done - origin:.1f}s ({produced(stats, produce_error)}); broker holds "
+        f"{len(delivered)}/{len(values)}; KPIs exact over them at {converged - origin:.1f}s\n"
+        f"health: {timeline}"
+    )
 
     problems = []
     if stats is None or stats.failed or stats.acked != len(values) or sorted(delivered) != sorted(values):
-        problems.append(f"producer lost messages over the outage: {produced(stats, produce_error)}; "
-                        f"the broker holds {len(delivered)} of {len(values)}")
+        problems.append(
+            f"producer lost messages over the outage: {produced(stats, produce_error)}; "
+            f"the broker holds {len(delivered)} of {len(values)}"
+        )
     # health during the outage: answering, and 503 / not ready from HEALTH_DETECT_S after it began
     during = health.between(down + HEALTH_DETECT_S, restarting)
     if not during or any(status is None for _, status, _ in during):
         problems.append(f"/api/health did not answer during the outage: {timeline}")
     elif not all(status == 503 and ready is False for _, status, ready in during):
-        problems.append(f"/api/health kept reporting ready while the broker was down "
-                        f"({down - origin:.1f}-{restarting - origin:.1f}s): {timeline}")
+        problems.append(
+            f"/api/health kept reporting ready while the broker was down "
+            f"({down - origin:.1f}-{restarting - origin:.1f}s): {timeline}"
+        )
     after = health.between(converged, time.monotonic())
     if not after or not all(status == 200 and ready for _, status, ready in after):
         problems.append(f"/api/health not ready after recovery: {timeline}")
@@ -164,8 +177,11 @@ async def read_inputs(bootstrap: str, prefix: str) -> list[bytes]:
     values: list[bytes] = []
     try:
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public equivalent
-        partitions = [TopicPartition(prefix + t, p) for t in INPUT_TOPICS
-                      for p in sorted(cluster.partitions_for_topic(prefix + t) or ())]
+        partitions = [
+            TopicPartition(prefix + t, p)
+            for t in INPUT_TOPICS
+            for p in sorted(cluster.partitions_for_topic(prefix + t) or ())
+        ]
         assert len(partitions) >= len(INPUT_TOPICS), partitions
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)

@@ -9,20 +9,26 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from streams.distort import produce
 from streams.settings import load_settings
-from streams.simulator import FloorConfig
+from streams.sim.produce import produce
+from streams.sim.simulator import FloorConfig
 from tests.integration.floor import converge, distorted, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
 
 
 def busy_day(seed: int) -> list[bytes]:
     now = datetime.now(timezone.utc)
-    config = FloorConfig(seed=seed, teams=5, reps_per_team=10, intensity=6, lead_rate=18,
-                         start=now - timedelta(hours=24), end=now - timedelta(seconds=1))
+    config = FloorConfig(
+        seed=seed,
+        teams=5,
+        reps_per_team=10,
+        intensity=6,
+        lead_rate=18,
+        start=now - timedelta(hours=24),
+        end=now - timedelta(seconds=1),
+    )
     return [v for v, _ in distorted(config, shuffle=0.05, duplicate=0.01, malformed=0.002)]
 
 
@@ -76,8 +82,9 @@ async def test_two_then_three_workers_one_killed(kafka_bootstrap: str, topic_pre
             worker.stop()
 
 
-async def test_workers_join_leave_and_die_while_a_day_flows(kafka_bootstrap: str, topic_prefix: str,
-                                                           tmp_path: Path) -> None:
+async def test_workers_join_leave_and_die_while_a_day_flows(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
     """Seven membership changes (joins, a graceful stop, SIGKILLs) while events flow: every rebalance
     moves partitions, and the state of the messages in flight, from one worker to another."""
     values = busy_day(seed=505)
@@ -108,20 +115,26 @@ async def test_workers_join_leave_and_die_while_a_day_flows(kafka_bootstrap: str
             worker.stop()
 
 
-async def all_committed(bootstrap: str, prefix: str, timeout: float = 60) -> None:
+async def all_committed(bootstrap: str, prefix: str, wait_s: float = 60) -> None:
     """The workers' commits reach the end of the internal topics once they are idle: none is stuck
     before a message it never acknowledged (one Faust skipped and the agent read back)."""
     settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=settings.faust_id, enable_auto_commit=False)
     await consumer.start()
     try:
-        tps = [TopicPartition(f"{settings.faust_id}-{stage}", p)
-               for stage in ("entities", "aggregates") for p in range(settings.partitions)]
-        deadline = asyncio.get_running_loop().time() + timeout
+        tps = [
+            TopicPartition(f"{settings.faust_id}-{stage}", p)
+            for stage in ("entities", "aggregates")
+            for p in range(settings.partitions)
+        ]
+        deadline = asyncio.get_running_loop().time() + wait_s
         while True:
             ends = await consumer.end_offsets(tps)
-            behind = {f"{tp.topic}[{tp.partition}]": (committed, ends[tp]) for tp in tps
-                      if (committed := await consumer.committed(tp)) != ends[tp]}
+            behind = {
+                f"{tp.topic}[{tp.partition}]": (committed, ends[tp])
+                for tp in tps
+                if (committed := await consumer.committed(tp)) != ends[tp]
+            }
             if not behind:
                 return
             assert asyncio.get_running_loop().time() < deadline, f"commits stuck (committed, end): {behind}"

@@ -3,6 +3,7 @@ tables (tombstones in the changelogs), and stay gone after a restart."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -28,18 +29,33 @@ async def test_a_day_past_the_retention_is_deleted(kafka_bootstrap: str, topic_p
     base = {"occurred_at": stamp, "team_id": "old", "rep_id": "ann", "lead_id": "L1"}
     values = [
         orjson.dumps({**base, "event_id": "e1", "type": "lead.created"}),
-        orjson.dumps({**base, "event_id": "e2", "type": "call.completed", "call_id": "c1",
-                      "direction": "outbound", "outcome": "connected", "duration_s": 30}),
+        orjson.dumps(
+            {
+                **base,
+                "event_id": "e2",
+                "type": "call.completed",
+                "call_id": "c1",
+                "direction": "outbound",
+                "outcome": "connected",
+                "duration_s": 30,
+            }
+        ),
     ]
-    env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_RETENTION_DAYS=str(retention / 86400),
-                     SALESFLOOR_EXPIRY_INTERVAL_SECONDS="2")
+    env = worker_env(
+        kafka_bootstrap,
+        topic_prefix,
+        SALESFLOOR_RETENTION_DAYS=str(retention / 86400),
+        SALESFLOOR_EXPIRY_INTERVAL_SECONDS="2",
+    )
     worker = Worker(env, tmp_path / "w.log").start()
     try:
         worker.wait_ready()
         await produce_values(values, kafka_bootstrap, topic_prefix)
         deadline = time.monotonic() + 30
-        while created_on(worker, "old", old_day) != 1 and time.monotonic() < deadline:
-            time.sleep(0.5)
+        while time.monotonic() < deadline:
+            if created_on(worker, "old", old_day) == 1:
+                break
+            await asyncio.sleep(0.5)
         assert created_on(worker, "old", old_day) == 1
         assert worker.health()["entities"] == 1
 
@@ -47,7 +63,7 @@ async def test_a_day_past_the_retention_is_deleted(kafka_bootstrap: str, topic_p
         while time.monotonic() < deadline:
             if created_on(worker, "old", old_day) == 0 and worker.health()["entities"] == 0:
                 break
-            time.sleep(1)
+            await asyncio.sleep(1)
         assert created_on(worker, "old", old_day) == 0
         assert worker.health()["entities"] == 0
 

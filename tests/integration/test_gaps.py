@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from agents.gaps import OffsetGaps
+from streams.kafka.gaps import OffsetGaps
 
 
 async def test_reads_exactly_the_skipped_offsets(kafka_bootstrap: str, topic_prefix: str) -> None:

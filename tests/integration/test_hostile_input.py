@@ -28,11 +28,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
-from streams import reference
-from streams.distort import malformed_value
+from streams.audit import reference
 from streams.errors import InvalidEvent
 from streams.records import REASONS, decode_event
-from streams.simulator import FloorConfig
+from streams.sim.distort import malformed_value
+from streams.sim.simulator import FloorConfig
 from streams.topics import INPUT_TOPICS
 from tests.integration.floor import converge, distorted, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
@@ -53,10 +53,25 @@ def _stamp(rng: random.Random) -> str:
 
 def _event(rng: random.Random, kind: str | None = None) -> dict[str, Any]:
     """A valid event of a random type with fresh ids, so that one broken field makes it invalid."""
-    kind = kind or rng.choice(["lead.created", "call.completed", "email.sent", "deal.created", "deal.won",
-                               "deal.lost", "lead.disqualified", "target.set"])
-    event: dict[str, Any] = {"event_id": str(uuid.UUID(int=rng.getrandbits(128))), "type": kind,
-                             "occurred_at": _stamp(rng), "team_id": "team-fuzz", "rep_id": "rep-fuzz-01"}
+    kind = kind or rng.choice(
+        [
+            "lead.created",
+            "call.completed",
+            "email.sent",
+            "deal.created",
+            "deal.won",
+            "deal.lost",
+            "lead.disqualified",
+            "target.set",
+        ]
+    )
+    event: dict[str, Any] = {
+        "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+        "type": kind,
+        "occurred_at": _stamp(rng),
+        "team_id": "team-fuzz",
+        "rep_id": "rep-fuzz-01",
+    }
     n = f"{rng.getrandbits(40):010x}"
     if kind.startswith("lead."):
         event["lead_id"] = f"lead-fz-{n}"
@@ -87,20 +102,39 @@ def _f_random_bytes(rng: random.Random) -> bytes:
 
 def _f_not_json(rng: random.Random) -> bytes:
     whole = orjson.dumps(_event(rng))
-    return rng.choice([whole[:rng.randrange(0, len(whole))], whole + b",", b"{" + whole,
-                       b"\xef\xbb\xbf" + whole, whole.replace(b'"', b"'"), b"", b" ", b"undefined", b"{,}",
-                       b'{"a":1,}'])
+    return rng.choice(
+        [
+            whole[: rng.randrange(0, len(whole))],
+            whole + b",",
+            b"{" + whole,
+            b"\xef\xbb\xbf" + whole,
+            whole.replace(b'"', b"'"),
+            b"",
+            b" ",
+            b"undefined",
+            b"{,}",
+            b'{"a":1,}',
+        ]
+    )
 
 
 def _f_not_object(rng: random.Random) -> bytes:
-    return rng.choice([b"[]", b"0", b"-1e5", b"true", b"null", b'"lead.created"',
-                       orjson.dumps([_event(rng)])])
+    return rng.choice([b"[]", b"0", b"-1e5", b"true", b"null", b'"lead.created"', orjson.dumps([_event(rng)])])
 
 
 def _f_wrong_type(rng: random.Random) -> bytes:
     event = _event(rng)
-    name = rng.choice(["event_id", "type", "occurred_at", "team_id", "rep_id",
-                       *_ids(event), *(k for k in ("amount", "duration_s", "value") if k in event)])
+    name = rng.choice(
+        [
+            "event_id",
+            "type",
+            "occurred_at",
+            "team_id",
+            "rep_id",
+            *_ids(event),
+            *(k for k in ("amount", "duration_s", "value") if k in event),
+        ]
+    )
     if name in ("amount", "duration_s", "value"):
         bad: Any = rng.choice(["12", "1e3", True, False, [1], {"v": 1}])
     elif name == "rep_id" and event["type"] in ("lead.created", "lead.disqualified", "target.set"):
@@ -114,8 +148,7 @@ def _f_nan(rng: random.Random) -> bytes:
     kind = rng.choice(["call.completed", "deal.created", "deal.won", "target.set"])
     event = _event(rng, kind)
     name = {"call.completed": "duration_s", "target.set": "value"}.get(kind, "amount")
-    return _with_raw(event, name, rng.choice([b"NaN", b"Infinity", b"-Infinity", b"nan", b"inf", b"1e999",
-                                              b"-1e999"]))
+    return _with_raw(event, name, rng.choice([b"NaN", b"Infinity", b"-Infinity", b"nan", b"inf", b"1e999", b"-1e999"]))
 
 
 def _f_out_of_range(rng: random.Random) -> bytes:
@@ -124,8 +157,7 @@ def _f_out_of_range(rng: random.Random) -> bytes:
     if kind == "call.completed":
         return _with_raw(event, "duration_s", rng.choice([b"-1", b"-0.001", b"86400.001", b"86401", b"1e9"]))
     name = "value" if kind == "target.set" else "amount"
-    return _with_raw(event, name, rng.choice([b"-0.01", b"-5", b"1000000000000", b"1e12", b"1e15",
-                                              b"1.7e308"]))
+    return _with_raw(event, name, rng.choice([b"-0.01", b"-5", b"1000000000000", b"1e12", b"1e15", b"1.7e308"]))
 
 
 def _f_big_integer(rng: random.Random) -> bytes:
@@ -138,16 +170,43 @@ def _f_big_integer(rng: random.Random) -> bytes:
 
 def _f_naive_timestamp(rng: random.Random) -> bytes:
     stamp = _stamp(rng)
-    bad = rng.choice([stamp[:-1], stamp[:19], stamp[:10] + " " + stamp[11:19], stamp[:10], stamp[:16],
-                      stamp[:-1] + "+0100", stamp[:-1] + "+25:00", stamp[:5] + "13" + stamp[7:],
-                      stamp[:5] + "02-30" + stamp[10:], "0000" + stamp[4:], stamp.replace("T", "x"),
-                      "now", "1732550000", ""])
+    bad = rng.choice(
+        [
+            stamp[:-1],
+            stamp[:19],
+            stamp[:10] + " " + stamp[11:19],
+            stamp[:10],
+            stamp[:16],
+            stamp[:-1] + "+0100",
+            stamp[:-1] + "+25:00",
+            stamp[:5] + "13" + stamp[7:],
+            stamp[:5] + "02-30" + stamp[10:],
+            "0000" + stamp[4:],
+            stamp.replace("T", "x"),
+            "now",
+            "1732550000",
+            "",
+        ]
+    )
     return orjson.dumps({**_event(rng), "occurred_at": bad})
 
 
 def _f_unknown_type(rng: random.Random) -> bytes:
-    bad = rng.choice(["lead.deleted", "LEAD.CREATED", "lead.created ", " call.completed", "call", "", "*",
-                      "email.bounced", "deal.reopened", "target.unset", "lead.created\x00"])
+    bad = rng.choice(
+        [
+            "lead.deleted",
+            "LEAD.CREATED",
+            "lead.created ",
+            " call.completed",
+            "call",
+            "",
+            "*",
+            "email.bounced",
+            "deal.reopened",
+            "target.unset",
+            "lead.created\x00",
+        ]
+    )
     return orjson.dumps({**_event(rng), "type": bad})
 
 
@@ -187,12 +246,18 @@ def _f_missing(rng: random.Random) -> bytes:
 
 
 def _f_bad_value(rng: random.Random) -> bytes:
-    kind, name, bad = rng.choice([
-        ("call.completed", "direction", "sideways"), ("call.completed", "outcome", "answered"),
-        ("lead.created", "source", "billboard"), ("target.set", "metric", "calls"),
-        ("target.set", "period", "2026-13"), ("target.set", "period", "2026-1"),
-        ("deal.won", "currency", "USD"), ("deal.created", "currency", "eur"),
-    ])
+    kind, name, bad = rng.choice(
+        [
+            ("call.completed", "direction", "sideways"),
+            ("call.completed", "outcome", "answered"),
+            ("lead.created", "source", "billboard"),
+            ("target.set", "metric", "calls"),
+            ("target.set", "period", "2026-13"),
+            ("target.set", "period", "2026-1"),
+            ("deal.won", "currency", "USD"),
+            ("deal.created", "currency", "eur"),
+        ]
+    )
     return orjson.dumps({**_event(rng, kind), name: bad})
 
 
@@ -201,21 +266,32 @@ def _f_nesting(rng: random.Random) -> bytes:
     nested_list = b"[" * depth + b"]" * depth
     nested_obj = b'{"a":' * depth + b"1" + b"}" * depth
     event = _event(rng)
-    return rng.choice([nested_list, nested_obj, _with_raw(event, "team_id", nested_list),
-                       _with_raw(event, "event_id", nested_obj)])
+    return rng.choice(
+        [nested_list, nested_obj, _with_raw(event, "team_id", nested_list), _with_raw(event, "event_id", nested_obj)]
+    )
 
 
 def _f_simulator(rng: random.Random) -> bytes:
-    """The simulator's own malformed kinds (streams.distort), on a fresh event."""
+    """The simulator's own malformed kinds (streams.sim.distort), on a fresh event."""
     return malformed_value(rng, _event(rng))[0]
 
 
 FUZZERS = {
-    "random_bytes": _f_random_bytes, "not_json": _f_not_json, "not_object": _f_not_object,
-    "wrong_type": _f_wrong_type, "nan_infinity": _f_nan, "out_of_range": _f_out_of_range,
-    "big_integer": _f_big_integer, "naive_timestamp": _f_naive_timestamp, "unknown_type": _f_unknown_type,
-    "control_char_id": _f_control_id, "underscore_id": _f_underscore_id, "id_length": _f_id_length,
-    "missing_field": _f_missing, "bad_value": _f_bad_value, "deep_nesting": _f_nesting,
+    "random_bytes": _f_random_bytes,
+    "not_json": _f_not_json,
+    "not_object": _f_not_object,
+    "wrong_type": _f_wrong_type,
+    "nan_infinity": _f_nan,
+    "out_of_range": _f_out_of_range,
+    "big_integer": _f_big_integer,
+    "naive_timestamp": _f_naive_timestamp,
+    "unknown_type": _f_unknown_type,
+    "control_char_id": _f_control_id,
+    "underscore_id": _f_underscore_id,
+    "id_length": _f_id_length,
+    "missing_field": _f_missing,
+    "bad_value": _f_bad_value,
+    "deep_nesting": _f_nesting,
     "simulator": _f_simulator,
 }
 
@@ -228,10 +304,8 @@ def huge_values(rng: random.Random) -> list[tuple[bytes, str]]:
         (orjson.dumps({**event, "event_id": big}), "huge/event_id"),
         (orjson.dumps({**_event(rng), "team_id": "t" * HUGE}), "huge/team_id"),
         (orjson.dumps({**_event(rng), "type": "y" * HUGE}), "huge/type"),
-        (orjson.dumps({**event, "event_id": str(uuid.UUID(int=rng.getrandbits(128))), "reason": big}),
-         "huge/reason"),
-        (orjson.dumps({**_event(rng), "occurred_at": _stamp(rng)[:-1] + "0" * HUGE + "Z"}),
-         "huge/occurred_at"),
+        (orjson.dumps({**event, "event_id": str(uuid.UUID(int=rng.getrandbits(128))), "reason": big}), "huge/reason"),
+        (orjson.dumps({**_event(rng), "occurred_at": _stamp(rng)[:-1] + "0" * HUGE + "Z"}), "huge/occurred_at"),
         (b"sales floor " * (HUGE // 12), "huge/not_json"),
         (b"[" * HUGE, "huge/nesting"),
     ]
@@ -258,17 +332,22 @@ def deadlettered_raw(body: dict[str, Any]) -> bytes:
     return value.encode() if body["value_encoding"] == "text" else base64.b64decode(value)
 
 
-async def read_deadletter(bootstrap: str, topic: str, expect: int, timeout: float) -> list[Any]:
+async def read_deadletter(bootstrap: str, topic: str, expect: int, wait_s: float) -> list[Any]:
     """Every record of the dead-letter topic once `expect` arrived (or the time ran out), plus any that
     arrive within 3 s more (so extra ones are seen too)."""
-    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False, max_partition_fetch_bytes=4 * 1024 * 1024,
-                                fetch_max_bytes=16 * 1024 * 1024)
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=4 * 1024 * 1024,
+        fetch_max_bytes=16 * 1024 * 1024,
+    )
     await consumer.start()
     records: list[Any] = []
     try:
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + wait_s
         quiet_until: float | None = None
         while loop.time() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
@@ -295,8 +374,11 @@ async def uncommitted(bootstrap: str, prefix: str) -> dict[str, int]:
     try:
         committed = await admin.list_consumer_group_offsets(f"{prefix}salesfloor-ingest")
         cluster = await consumer._client.fetch_all_metadata()  # noqa: SLF001 - no public equivalent
-        partitions = [TopicPartition(prefix + t, p) for t in INPUT_TOPICS
-                      for p in sorted(cluster.partitions_for_topic(prefix + t) or ())]
+        partitions = [
+            TopicPartition(prefix + t, p)
+            for t in INPUT_TOPICS
+            for p in sorted(cluster.partitions_for_topic(prefix + t) or ())
+        ]
         assert len(partitions) >= len(INPUT_TOPICS), partitions
         ends = await consumer.end_offsets(partitions)
     finally:
@@ -310,8 +392,8 @@ async def uncommitted(bootstrap: str, prefix: str) -> dict[str, int]:
     return out
 
 
-async def wait_committed(bootstrap: str, prefix: str, timeout: float = 60) -> dict[str, int]:
-    deadline = time.monotonic() + timeout
+async def wait_committed(bootstrap: str, prefix: str, wait_s: float = 60) -> dict[str, int]:
+    deadline = time.monotonic() + wait_s
     behind = await uncommitted(bootstrap, prefix)
     while any(behind.values()) and time.monotonic() < deadline:
         await asyncio.sleep(1)
@@ -324,10 +406,18 @@ def counter_total(text: str, name: str) -> float:
 
 
 async def test_fuzz_never_stops_the_worker_and_every_bad_message_is_dead_lettered(
-        kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
     now = datetime.now(timezone.utc)
-    config = FloorConfig(seed=23, teams=3, reps_per_team=5, intensity=2.0, lead_rate=10,
-                         start=now - timedelta(hours=10), end=now - timedelta(seconds=1))
+    config = FloorConfig(
+        seed=23,
+        teams=3,
+        reps_per_team=5,
+        intensity=2.0,
+        lead_rate=10,
+        start=now - timedelta(hours=10),
+        end=now - timedelta(seconds=1),
+    )
     valid = [v for v, _ in distorted(config, shuffle=0.05, duplicate=0.01)]
     events = valid_events(valid)
     assert len(events) == len(valid)
@@ -358,18 +448,21 @@ async def test_fuzz_never_stops_the_worker_and_every_bad_message_is_dead_lettere
         await produce_values(values, kafka_bootstrap, topic_prefix, keys="random")
         produced_s = time.monotonic() - t0
 
-        dead = await read_deadletter(kafka_bootstrap, topic_prefix + "deadletter", len(bad), timeout=150)
+        dead = await read_deadletter(kafka_bootstrap, topic_prefix + "deadletter", len(bad), wait_s=150)
         assert worker.alive(), f"the worker stopped:\n{worker.log_tail()}"
         bodies = [orjson.loads(r.value) for r in dead]
         by_reason = Counter(b["reason"] for b in bodies)
         sent = Counter(hashlib.sha256(v).hexdigest() for v, _ in bad)
-        got = Counter(b["value_sha256"] if b.get("value_truncated") else hashlib.sha256(deadlettered_raw(b)).hexdigest()
-                      for b in bodies)
+        got = Counter(
+            b["value_sha256"] if b.get("value_truncated") else hashlib.sha256(deadlettered_raw(b)).hexdigest()
+            for b in bodies
+        )
         missing = [label for v, label in bad if got[hashlib.sha256(v).hexdigest()] == 0]
         assert len(dead) == len(bad), (
             f"{len(dead)} dead-letter records for {len(bad)} malformed messages; missing e.g. "
             f"{Counter(m if m.startswith('huge') else m.split('/')[0] for m in missing).most_common(12)}\n"
-            f"{worker.log_tail(30)}")
+            f"{worker.log_tail(30)}"
+        )
         assert got == sent
         assert set(by_reason) <= set(REASONS), by_reason
         assert all(b["error"] and b["topic"].startswith(topic_prefix) and b["offset"] >= 0 for b in bodies)
@@ -381,20 +474,22 @@ async def test_fuzz_never_stops_the_worker_and_every_bad_message_is_dead_lettere
         # no agent crashed and restarted on the way, and the group committed every input message
         assert "Crashed" not in worker.log_path.read_text(errors="replace"), worker.log_tail(40)
         assert await wait_committed(kafka_bootstrap, topic_prefix) == {}
-        print(f"fuzz: {len(bad)} malformed + {len(valid)} valid produced in {produced_s:.1f}s, "
-              f"all dead-lettered by reason {dict(by_reason)}; KPIs exact")
+        print(
+            f"fuzz: {len(bad)} malformed + {len(valid)} valid produced in {produced_s:.1f}s, "
+            f"all dead-lettered by reason {dict(by_reason)}; KPIs exact"
+        )
     finally:
         worker.stop()
 
 
-async def test_message_too_big_to_dead_letter_verbatim(kafka_bootstrap: str, topic_prefix: str,
-                                                        tmp_path: Path) -> None:
+async def test_message_too_big_to_dead_letter_verbatim(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
     """A ~900 KB message fits the broker, but its dead-letter record as SPEC §2 words it does not (escaped
     again: 1.8 MB; base64: 1.2 MB). It must still be dead-lettered (with its reason, position and whatever
     part of the value fits) and counted, and must not crash the ingest agent."""
     now = datetime.now(timezone.utc)
-    config = FloorConfig(seed=29, teams=2, reps_per_team=3, start=now - timedelta(hours=3),
-                         end=now - timedelta(seconds=1))
+    config = FloorConfig(
+        seed=29, teams=2, reps_per_team=3, start=now - timedelta(hours=3), end=now - timedelta(seconds=1)
+    )
     valid = [v for v, _ in distorted(config, shuffle=0.05)]
     events = valid_events(valid)
     rng = random.Random(99)
@@ -415,15 +510,17 @@ async def test_message_too_big_to_dead_letter_verbatim(kafka_bootstrap: str, top
     try:
         worker.wait_ready()
         await produce_values(values, kafka_bootstrap, topic_prefix, keys="random")
-        dead = await read_deadletter(kafka_bootstrap, topic_prefix + "deadletter", len(bad), timeout=60)
+        dead = await read_deadletter(kafka_bootstrap, topic_prefix + "deadletter", len(bad), wait_s=60)
         bodies = [orjson.loads(r.value) for r in dead]
         try:
             await asyncio.to_thread(converge, [worker], events, timeout=90)
         except AssertionError as exc:
             status, health = worker.api("/api/health")
             lag = {tp: n for tp, n in health.get("lag", {}).items() if n}
-            problems.append(f"KPIs of the valid events never converged ({str(exc).splitlines()[0]}); "
-                            f"/api/health {status} ready={health.get('ready')} lag={lag}")
+            problems.append(
+                f"KPIs of the valid events never converged ({str(exc).splitlines()[0]}); "
+                f"/api/health {status} ready={health.get('ready')} lag={lag}"
+            )
         text = await asyncio.to_thread(worker.metrics)
         log = worker.log_path.read_text(errors="replace")
         assert worker.alive(), worker.log_tail()
@@ -436,15 +533,14 @@ async def test_message_too_big_to_dead_letter_verbatim(kafka_bootstrap: str, top
         big = [b for b in bodies if len(str(b["value"])) > 100_000 or any("trunc" in k for k in b)]
         reasons = sorted(b["reason"] for b in big)
         if reasons != ["bad_id", "invalid_json"]:
-            problems.append(f"oversize messages dead-lettered with reasons {reasons}, "
-                            "want bad_id and invalid_json")
+            problems.append(f"oversize messages dead-lettered with reasons {reasons}, want bad_id and invalid_json")
         rejected = counter_total(text, "salesfloor_events_rejected_total")
         if rejected != len(bad):
             problems.append(f"salesfloor_events_rejected_total is {rejected:g}, {len(bad)} were rejected")
         crashes = [line[:300] for line in log.splitlines() if "Crashed reason=" in line]
         if crashes:
             problems.append(f"the ingest agent crashed {len(crashes)}x: {crashes[0]}")
-        behind = await wait_committed(kafka_bootstrap, topic_prefix, timeout=30)
+        behind = await wait_committed(kafka_bootstrap, topic_prefix, wait_s=30)
         if behind:
             problems.append(f"input offsets never committed past: {behind}")
     finally:
@@ -467,12 +563,21 @@ def flood_values(now: datetime) -> list[bytes]:
     out = []
     for i in range(FLOOD_REPS):
         at = (now - timedelta(seconds=4200 + (i * 3000) // FLOOD_REPS)).isoformat(timespec="milliseconds")
-        out.append(orjson.dumps({
-            "event_id": f"flood-{i:06d}", "type": "call.completed", "occurred_at": at.replace("+00:00", "Z"),
-            "team_id": f"team-{i % FLOOD_TEAMS}", "rep_id": f"rep-flood-{i:06d}",
-            "call_id": f"call-flood-{i:06d}",
-            "direction": "outbound", "outcome": "connected", "duration_s": 30 + i % 7,
-        }))
+        out.append(
+            orjson.dumps(
+                {
+                    "event_id": f"flood-{i:06d}",
+                    "type": "call.completed",
+                    "occurred_at": at.replace("+00:00", "Z"),
+                    "team_id": f"team-{i % FLOOD_TEAMS}",
+                    "rep_id": f"rep-flood-{i:06d}",
+                    "call_id": f"call-flood-{i:06d}",
+                    "direction": "outbound",
+                    "outcome": "connected",
+                    "duration_s": 30 + i % 7,
+                }
+            )
+        )
     return out
 
 
@@ -504,7 +609,7 @@ def exposition_bytes_per_key(now: datetime) -> tuple[int, int]:
     """(series, bytes) the largest team/rep key costs in /metrics, from the reference: every series the
     reference has for a key of the flood, written with the flood's longest team and rep names and a
     25-character value. Each key the worker exports by name costs at most this."""
-    one = [orjson.loads(v) for v in flood_values(now)[:FLOOD_TEAMS * 2]]
+    one = [orjson.loads(v) for v in flood_values(now)[: FLOOD_TEAMS * 2]]
     longest = {"team": f"team-{FLOOD_TEAMS - 1}", "rep": f"rep-flood-{FLOOD_REPS - 1:06d}"}
     per_key: dict[tuple[str, str], list[int]] = {}
     for name, labels in reference.compute(one, now=now):
@@ -517,12 +622,12 @@ def exposition_bytes_per_key(now: datetime) -> tuple[int, int]:
 
 
 def rep_values(text: str) -> set[str]:
-    return {s.labels["rep"] for f in text_string_to_metric_families(text) for s in f.samples
-            if "rep" in s.labels}
+    return {s.labels["rep"] for f in text_string_to_metric_families(text) for s in f.samples if "rep" in s.labels}
 
 
-async def test_rep_flood_keeps_metrics_and_memory_bounded(kafka_bootstrap: str, topic_prefix: str,
-                                                          tmp_path: Path) -> None:
+async def test_rep_flood_keeps_metrics_and_memory_bounded(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
     now = datetime.now(timezone.utc)
     values = flood_values(now)
     events = [orjson.loads(v) for v in values]
@@ -553,8 +658,11 @@ async def test_rep_flood_keeps_metrics_and_memory_bounded(kafka_bootstrap: str, 
             s0 = time.monotonic()
             text = await asyncio.to_thread(worker.metrics)
             scrapes.append(time.monotonic() - s0)
-            got = {k: v for k, v in parse_metrics(text).items()
-                   if dict(k[1]).get("rep", "_all") == "_all" and k[0] != "salesfloor_consumer_lag"}
+            got = {
+                k: v
+                for k, v in parse_metrics(text).items()
+                if dict(k[1]).get("rep", "_all") == "_all" and k[0] != "salesfloor_consumer_lag"
+            }
             problems = differences(got, want)
             if not problems:
                 break
@@ -571,9 +679,14 @@ async def test_rep_flood_keeps_metrics_and_memory_bounded(kafka_bootstrap: str, 
         # every team's `_other` holds exactly the calls of its reps that are not exported by name
         for team in range(FLOOD_TEAMS):
             labels = {"team": f"team-{team}", "window": "month"}
-            named = sum(v for (name, lab), v in series.items() if name == "salesfloor_calls_outbound"
-                        and dict(lab)["team"] == labels["team"] and dict(lab)["window"] == "month"
-                        and dict(lab)["rep"] not in ("_all", "_other"))
+            named = sum(
+                v
+                for (name, lab), v in series.items()
+                if name == "salesfloor_calls_outbound"
+                and dict(lab)["team"] == labels["team"]
+                and dict(lab)["window"] == "month"
+                and dict(lab)["rep"] not in ("_all", "_other")
+            )
             other = series[("salesfloor_calls_outbound", tuple(sorted({**labels, "rep": "_other"}.items())))]
             total = want[("salesfloor_calls_outbound", tuple(sorted({**labels, "rep": "_all"}.items())))]
             assert named + other == total > 0, (team, named, other, total)
@@ -592,11 +705,13 @@ async def test_rep_flood_keeps_metrics_and_memory_bounded(kafka_bootstrap: str, 
         # memory: 100,000 reps x (entity, partial and aggregate buckets) is real state kept for the
         # retention (SPEC §3), so it grows with the reps; it must stay within a small VM's budget
         assert sampler.peak < RSS_LIMIT_MB, (sampler.peak, RSS_LIMIT_MB)
-        print(f"flood: {FLOOD_REPS} reps produced in {produced_s:.1f}s, exact after {processed_s:.1f}s; "
-              f"/metrics {size / 1024:.0f} KiB, {kpi_lines} lines (bound {bound / 1024:.0f} KiB: "
-              f"{keys} keys x "
-              f"{per_key_series} series, {per_key_bytes} B), {len(reps)} rep label values, scrapes "
-              f"{max(scrapes):.2f}s max; RSS {baseline:.0f} MB before, peak {sampler.peak:.0f} MB "
-              f"({sampler.samples} samples, limit {RSS_LIMIT_MB} MB)")
+        print(
+            f"flood: {FLOOD_REPS} reps produced in {produced_s:.1f}s, exact after {processed_s:.1f}s; "
+            f"/metrics {size / 1024:.0f} KiB, {kpi_lines} lines (bound {bound / 1024:.0f} KiB: "
+            f"{keys} keys x "
+            f"{per_key_series} series, {per_key_bytes} B), {len(reps)} rep label values, scrapes "
+            f"{max(scrapes):.2f}s max; RSS {baseline:.0f} MB before, peak {sampler.peak:.0f} MB "
+            f"({sampler.samples} samples, limit {RSS_LIMIT_MB} MB)"
+        )
     finally:
         worker.stop()

@@ -15,19 +15,20 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.errors import InvalidEvent
 from streams.records import decode_event
-from streams.simulator import FloorConfig
+from streams.sim.simulator import FloorConfig
 from streams.topics import INPUT_TOPICS
 from tests.integration.floor import distorted, produce_values
 from tests.integration.workers import Worker, worker_env
 
 
-async def read_topics(bootstrap: str, topics: list[str], expect: int, timeout: float = 60) -> list[object]:
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+async def read_topics(bootstrap: str, topics: list[str], expect: int, wait_s: float = 60) -> list[object]:
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
     await consumer.start()
     records: list[object] = []
     try:
-        deadline = asyncio.get_running_loop().time() + timeout
+        deadline = asyncio.get_running_loop().time() + wait_s
         while len(records) < expect and asyncio.get_running_loop().time() < deadline:
             batch = await consumer.getmany(timeout_ms=500)
             for messages in batch.values():
@@ -41,8 +42,9 @@ def counter_total(text: str, name: str) -> float:
     return sum(s.value for f in text_string_to_metric_families(text) for s in f.samples if s.name == name)
 
 
-async def test_events_round_trip_and_rejects_reach_the_deadletter(kafka_bootstrap: str, topic_prefix: str,
-                                                                  tmp_path: Path) -> None:
+async def test_events_round_trip_and_rejects_reach_the_deadletter(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
     now = datetime.now(timezone.utc)
     # 30 hours hold a business day at any hour: 6 hours at night gave only 20 malformed messages
     config = FloorConfig(seed=5, teams=2, reps_per_team=3, start=now - timedelta(hours=30), end=now)

@@ -4,6 +4,7 @@ two workers in one group."""
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 from datetime import date, datetime, timedelta, timezone
@@ -13,10 +14,9 @@ from zoneinfo import ZoneInfo
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from agents.entity_state import SEP
-from agents.exporter import aggregate_partition
-from streams import reference
-from streams.simulator import FloorConfig
+from agents.routing import SEP, aggregate_partition
+from streams.audit import reference
+from streams.sim.simulator import FloorConfig
 from tests.integration.floor import converge, distorted, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
 from tests.kpi_compare import differences, key, parse_metrics
@@ -26,8 +26,16 @@ SHARES = {"shuffle": 0.05, "duplicate": 0.01, "late": 0.002, "malformed": 0.005}
 
 def day_config(seed: int, tz: str = "UTC") -> FloorConfig:
     now = datetime.now(timezone.utc)
-    return FloorConfig(seed=seed, teams=4, reps_per_team=10, intensity=3.5, lead_rate=12, tz=tz,
-                       start=now - timedelta(hours=24), end=now - timedelta(seconds=1))
+    return FloorConfig(
+        seed=seed,
+        teams=4,
+        reps_per_team=10,
+        intensity=3.5,
+        lead_rate=12,
+        tz=tz,
+        start=now - timedelta(hours=24),
+        end=now - timedelta(seconds=1),
+    )
 
 
 def api_series(worker: Worker, team: str, rep: str, day: date | None = None) -> dict[tuple, float]:
@@ -52,8 +60,9 @@ def api_series(worker: Worker, team: str, rep: str, day: date | None = None) -> 
     return out
 
 
-async def test_simulated_day_one_worker_restart_and_two_workers(kafka_bootstrap: str, topic_prefix: str,
-                                                                tmp_path: Path) -> None:
+async def test_simulated_day_one_worker_restart_and_two_workers(
+    kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
+) -> None:
     labelled = distorted(day_config(seed=101), **SHARES)
     values = [v for v, _ in labelled]
     events = valid_events(values)
@@ -67,24 +76,37 @@ async def test_simulated_day_one_worker_restart_and_two_workers(kafka_bootstrap:
         first.wait_ready()
         await produce_values(values, kafka_bootstrap, topic_prefix, keys="random")
         exported = converge([first], events)
-        created = [exported.get(key("salesfloor_leads_created", {"team": "_all", "rep": "_all", "window": w}), 0)
-                   for w in ("today", "month")]
+        created = [
+            exported.get(key("salesfloor_leads_created", {"team": "_all", "rep": "_all", "window": w}), 0)
+            for w in ("today", "month")
+        ]
         assert max(created) > 0  # not an empty comparison (just after midnight, today alone can be empty)
-        check = subprocess.run(["promtool", "check", "metrics"], input=first.metrics(), capture_output=True,
-                               text=True, check=False)
+        check = await asyncio.to_thread(
+            subprocess.run,
+            ["promtool", "check", "metrics"],
+            input=first.metrics(),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert (check.returncode, check.stdout + check.stderr) == (0, "")
 
         # the JSON API agrees with the reference for the floor, every team and a sample of reps
         now = datetime.now(timezone.utc)
         want = reference.compute(events, now=now)
         teams = sorted({dict(k[1])["team"] for k in want if dict(k[1]).get("team") not in (None, "_all")})
-        reps = sorted({(dict(k[1])["team"], dict(k[1])["rep"]) for k in want
-                       if dict(k[1]).get("rep") not in (None, "_all")})
+        reps = sorted(
+            {(dict(k[1])["team"], dict(k[1])["rep"]) for k in want if dict(k[1]).get("rep") not in (None, "_all")}
+        )
         for team, rep in [("_all", "_all"), *((t, "_all") for t in teams), *reps[::7]]:
             got = api_series(first, team, rep)
-            scope = {k: v for k, v in want.items()
-                     if dict(k[1]).get("team") == team and dict(k[1]).get("rep", "_all") == rep
-                     and not (dict(k[1]).get("rep") is None and rep != "_all")}
+            scope = {
+                k: v
+                for k, v in want.items()
+                if dict(k[1]).get("team") == team
+                and dict(k[1]).get("rep", "_all") == rep
+                and not (dict(k[1]).get("rep") is None and rep != "_all")
+            }
             assert differences(got, scope) == [], (team, rep)
 
         # a clean restart restores every KPI from the changelogs
@@ -117,8 +139,7 @@ async def assert_changelogs_follow_their_source_partitions(bootstrap: str, prefi
     right state: entity keys carry their partition, aggregate keys hash like their source topic."""
     for table in ("entities", "aggregates"):
         topic = f"{prefix}salesfloor-{table}-changelog"
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest",
-                                    enable_auto_commit=False)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False)
         await consumer.start()
         try:
             partitions = [TopicPartition(topic, p) for p in range(4)]
@@ -163,8 +184,9 @@ async def test_dst_change_day_in_warsaw(kafka_bootstrap: str, topic_prefix: str,
     hours = (end.astimezone(timezone.utc) - start.astimezone(timezone.utc) + timedelta(seconds=1)) / timedelta(hours=1)
     assert hours in (23, 25)
 
-    env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_TIMEZONE="Europe/Warsaw",
-                     SALESFLOOR_RETENTION_DAYS="400")
+    env = worker_env(
+        kafka_bootstrap, topic_prefix, SALESFLOOR_TIMEZONE="Europe/Warsaw", SALESFLOOR_RETENTION_DAYS="400"
+    )
     worker = Worker(env, tmp_path / "w.log").start()
     try:
         worker.wait_ready()
@@ -174,10 +196,9 @@ async def test_dst_change_day_in_warsaw(kafka_bootstrap: str, topic_prefix: str,
         want = reference.compute(events, now=now, tz="Europe/Warsaw", retention_s=400 * 86400, day=day)
         assert want[key("salesfloor_leads_created", {"team": "_all", "rep": "_all", "window": "today"})] > 0
         for team in ("_all", *sorted({e["team_id"] for e in events})):
-            scope = {k: v for k, v in want.items() if dict(k[1]).get("team") == team
-                     and dict(k[1]).get("rep") == "_all"}
+            scope = {
+                k: v for k, v in want.items() if dict(k[1]).get("team") == team and dict(k[1]).get("rep") == "_all"
+            }
             assert differences(api_series(worker, team, "_all", day), scope) == [], team
     finally:
         worker.stop()
-
-

@@ -15,9 +15,9 @@ from typing import Any
 
 import orjson
 
-from streams.distort import produce
 from streams.settings import load_settings
-from streams.simulator import FloorConfig
+from streams.sim.produce import produce
+from streams.sim.simulator import FloorConfig
 from tests.integration.brokers import DedicatedBroker, TlsMaterial, dedicated_broker, make_tls
 from tests.integration.floor import converge, distorted, valid_events
 from tests.integration.workers import Worker, worker_env
@@ -29,9 +29,12 @@ ENTITY_ID_FIELDS = ("lead_id", "deal_id", "email_id", "call_id", "event_id")
 
 def secure_env(broker: DedicatedBroker, tls: TlsMaterial, password_file: Path) -> dict[str, str]:
     return worker_env(
-        broker.sasl_bootstrap, PREFIX,
-        SALESFLOOR_KAFKA_SECURITY_PROTOCOL="SASL_SSL", SALESFLOOR_KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
-        SALESFLOOR_KAFKA_USER=tls.scram_user, SALESFLOOR_KAFKA_PASSWORD_FILE=str(password_file),
+        broker.sasl_bootstrap,
+        PREFIX,
+        SALESFLOOR_KAFKA_SECURITY_PROTOCOL="SASL_SSL",
+        SALESFLOOR_KAFKA_SASL_MECHANISM="SCRAM-SHA-512",
+        SALESFLOOR_KAFKA_USER=tls.scram_user,
+        SALESFLOOR_KAFKA_PASSWORD_FILE=str(password_file),
         SALESFLOOR_KAFKA_CA_FILE=str(tls.ca_file),
     )
 
@@ -57,7 +60,7 @@ def _address(hex_address: str) -> str:
     if len(raw) == 4:
         return socket.inet_ntop(socket.AF_INET, raw[::-1])
     # /proc prints each 32-bit word in host (little-endian) order
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    words = b"".join(raw[i : i + 4][::-1] for i in range(0, 16, 4))
     return socket.inet_ntop(socket.AF_INET6, words)
 
 
@@ -75,7 +78,7 @@ def non_loopback_ipv4() -> list[str]:
         try:
             probe.connect(("10.255.255.255", 1))  # no packet is sent: only picks the outgoing interface
             address = probe.getsockname()[0]
-            if not address.startswith("127.") and address not in out and address != "0.0.0.0":
+            if not address.startswith("127.") and address not in out and address != "0.0.0.0":  # noqa: S104 - compared, not bound
                 out.append(address)
         except OSError:
             pass
@@ -98,8 +101,15 @@ async def test_worker_over_sasl_ssl_scram(tmp_path: Path) -> None:
     password = tls.scram_password
     now = datetime.now(timezone.utc)
     # a whole day, so the floor is as busy at any hour of the run (8 hours of night gave < 2,000 events)
-    config = FloorConfig(seed=41, teams=3, reps_per_team=4, intensity=1.0, lead_rate=10,
-                         start=now - timedelta(hours=24), end=now - timedelta(seconds=1))
+    config = FloorConfig(
+        seed=41,
+        teams=3,
+        reps_per_team=4,
+        intensity=1.0,
+        lead_rate=10,
+        start=now - timedelta(hours=24),
+        end=now - timedelta(seconds=1),
+    )
     values = [v for v, _ in distorted(config, shuffle=0.05, duplicate=0.01)]
     events = valid_events(values)
     ids = {str(e[f]) for e in events for f in ENTITY_ID_FIELDS if isinstance(e.get(f), str)}
@@ -111,10 +121,13 @@ async def test_worker_over_sasl_ssl_scram(tmp_path: Path) -> None:
         try:
             worker.wait_ready()
             settings = load_settings(
-                kafka_bootstrap=broker.sasl_bootstrap, topic_prefix=PREFIX,
-                kafka_security_protocol="SASL_SSL", kafka_sasl_mechanism="SCRAM-SHA-512",
+                kafka_bootstrap=broker.sasl_bootstrap,
+                topic_prefix=PREFIX,
+                kafka_security_protocol="SASL_SSL",
+                kafka_sasl_mechanism="SCRAM-SHA-512",
                 kafka_user=tls.scram_user,
-                kafka_password_file=tls.scram_password_file, kafka_ca_file=tls.ca_file,
+                kafka_password_file=tls.scram_password_file,
+                kafka_ca_file=tls.ca_file,
             )
             stats = await produce(values, settings=settings, keys="random", progress=lambda s: None)
             assert stats.failed == 0 and stats.acked == len(values), f"{stats.summary()}: {stats.first_error}"
@@ -161,19 +174,24 @@ async def test_worker_over_sasl_ssl_scram(tmp_path: Path) -> None:
         output = bad.log_path.read_text(errors="replace")
         print(f"wrong password: exit {code} after {took:.1f}s")
         assert code is not None, (
-            f"a worker with a wrong password still runs after {WRONG_PASSWORD_EXIT_S}s:\n{bad.log_tail()}")
+            f"a worker with a wrong password still runs after {WRONG_PASSWORD_EXIT_S}s:\n{bad.log_tail()}"
+        )
         assert code != 0, output[-2000:]
         assert password not in output and wrong.read_text().strip() not in output
         last = output.strip().splitlines()[-1] if output.strip() else ""
         assert "Traceback" not in output and re.search(r"authenticat", last, re.I), (
-            f"no clear error for a wrong Kafka password; the worker printed:\n{output[-3000:]}")
+            f"no clear error for a wrong Kafka password; the worker printed:\n{output[-3000:]}"
+        )
 
 
 def served_bodies(worker: Worker, events: list[dict[str, Any]]) -> dict[str, str]:
     """/metrics, /api/health and /api/kpis for the floor, each team and each rep, every window."""
     bodies = {"/metrics": worker.metrics(), "/api/health": worker.get("/api/health")[1].decode()}
-    pairs = {("_all", "_all")} | {(e["team_id"], "_all") for e in events} | {
-        (e["team_id"], e["rep_id"]) for e in events if e.get("rep_id")}
+    pairs = (
+        {("_all", "_all")}
+        | {(e["team_id"], "_all") for e in events}
+        | {(e["team_id"], e["rep_id"]) for e in events if e.get("rep_id")}
+    )
     for team, rep in sorted(pairs):
         path = f"/api/kpis?team={team}&rep={rep}"
         status, body = worker.get(path)

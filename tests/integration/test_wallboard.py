@@ -25,13 +25,21 @@ from zoneinfo import ZoneInfo
 import orjson
 from playwright.async_api import Page, async_playwright
 
-from streams.simulator import FloorConfig, generate
+from streams.sim.simulator import FloorConfig, generate
 from tests.integration.floor import converge, produce_values, valid_events
 from tests.integration.workers import REPO_ROOT, Worker, worker_env
 
 CHROMIUM = os.environ.get("SALESFLOOR_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ARTIFACTS = REPO_ROOT / "artifacts"
 DOCS_SCREENSHOT = REPO_ROOT / "docs" / "wallboard.png"
 TEAM = "team-north"
@@ -110,23 +118,44 @@ def small_floor(now: datetime, zone: str) -> list[dict[str, Any]]:
     local = now.astimezone(ZoneInfo(zone))
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(timezone.utc)
     start = max(now - timedelta(hours=4), midnight)
-    config = FloorConfig(seed=23, teams=2, reps_per_team=6, start=start, end=now - timedelta(seconds=1), tz=zone,
-                         diurnal=False, lead_rate=12, conversion=0.6, win_rate=0.7, cycle_median_days=0.03,
-                         backlog_days=0.5)
+    config = FloorConfig(
+        seed=23,
+        teams=2,
+        reps_per_team=6,
+        start=start,
+        end=now - timedelta(seconds=1),
+        tz=zone,
+        diurnal=False,
+        lead_rate=12,
+        conversion=0.6,
+        win_rate=0.7,
+        cycle_median_days=0.03,
+        backlog_days=0.5,
+    )
     events = list(generate(config))
     month = local.strftime("%Y-%m")
     for team in sorted({e["team_id"] for e in events}):
-        won = sum(e["amount"] for e in events if e["type"] == "deal.won" and e["team_id"] == team
-                  and e["occurred_at"].startswith(month))
-        events.append(event("target.set", team, None, period=month, metric="won_amount",
-                            value=max(1000.0, round(won / 0.62 / 1000) * 1000)))
+        won = sum(
+            e["amount"]
+            for e in events
+            if e["type"] == "deal.won" and e["team_id"] == team and e["occurred_at"].startswith(month)
+        )
+        events.append(
+            event(
+                "target.set",
+                team,
+                None,
+                period=month,
+                metric="won_amount",
+                value=max(1000.0, round(won / 0.62 / 1000) * 1000),
+            )
+        )
     return events
 
 
 def event(kind: str, team: str, rep: str | None, **fields: Any) -> dict[str, Any]:
     at = datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    return {"event_id": str(uuid.uuid4()), "type": kind, "occurred_at": at, "team_id": team, "rep_id": rep,
-            **fields}
+    return {"event_id": str(uuid.uuid4()), "type": kind, "occurred_at": at, "team_id": team, "rep_id": rep, **fields}
 
 
 # ---- the page --------------------------------------------------------------------------------------------
@@ -213,17 +242,16 @@ def assert_board_equals_api(shown: dict[str, str], rows: list[dict[str, str]], w
 def read_first_event(port: int, team: str) -> tuple[str, dict[str, Any]]:
     """The content type and first document of /api/board/stream, read with a plain HTTP client."""
     url = f"http://127.0.0.1:{port}/api/board/stream?team={team}"
-    with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - local test worker
+    with urllib.request.urlopen(url, timeout=10) as reply:  # local test worker
         content_type = reply.headers.get("Content-Type", "")
         for raw in reply:
             line = raw.decode().rstrip("\n")
             if line.startswith("data: "):
-                return content_type, json.loads(line[len("data: "):])
+                return content_type, json.loads(line[len("data: ") :])
     raise AssertionError("the stream ended without a document")
 
 
-async def test_wallboard_in_headless_chromium(kafka_bootstrap: str, topic_prefix: str,
-                                              tmp_path: Path) -> None:
+async def test_wallboard_in_headless_chromium(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
     assert os.access(CHROMIUM, os.X_OK), f"no {CHROMIUM}: run `bash deploy/setup-system.sh` (Debian chromium)"
     ARTIFACTS.mkdir(exist_ok=True)
     report: dict[str, Any] = {}
@@ -293,20 +321,31 @@ async def test_wallboard_in_headless_chromium(kafka_bootstrap: str, topic_prefix
                 won_before, calls_before = parse_number(shown["won_today"]), parse_number(shown["calls"])
                 await page.evaluate(WATCH, ["won_today", "calls", "deals_won_today"])
                 tag = uuid.uuid4().hex[:8]
-                new = [event("deal.won", TEAM, rep, deal_id=f"deal-wallboard-{tag}", amount=amount),
-                       event("call.completed", TEAM, rep, call_id=f"call-wallboard-{tag}",
-                             direction="outbound", outcome="connected", duration_s=95)]
+                new = [
+                    event("deal.won", TEAM, rep, deal_id=f"deal-wallboard-{tag}", amount=amount),
+                    event(
+                        "call.completed",
+                        TEAM,
+                        rep,
+                        call_id=f"call-wallboard-{tag}",
+                        direction="outbound",
+                        outcome="connected",
+                        duration_s=95,
+                    ),
+                ]
                 sent = time.time()
                 await produce_values([orjson.dumps(e) for e in new], kafka_bootstrap, topic_prefix)
                 acked = time.time()
                 await page.wait_for_function(
-                    "() => ['won_today', 'calls', 'banner'].every((k) => window.__changes[k])",
-                    timeout=10_000)
+                    "() => ['won_today', 'calls', 'banner'].every((k) => window.__changes[k])", timeout=10_000
+                )
                 changes = await page.evaluate("window.__changes")
                 latency = {k: round(v / 1000 - acked, 3) for k, v in changes.items()}
-                report.update(produce_ack_s=round(acked - sent, 3), update_latency_after_ack_s=latency,
-                              update_latency_after_send_s={k: round(v / 1000 - sent, 3)
-                                                           for k, v in changes.items()})
+                report.update(
+                    produce_ack_s=round(acked - sent, 3),
+                    update_latency_after_ack_s=latency,
+                    update_latency_after_send_s={k: round(v / 1000 - sent, 3) for k, v in changes.items()},
+                )
                 worst = max(latency["won_today"], latency["calls"], latency["banner"])
                 assert worst <= UPDATE_BUDGET_S, report
 
@@ -318,23 +357,26 @@ async def test_wallboard_in_headless_chromium(kafka_bootstrap: str, topic_prefix
                 await page.wait_for_timeout(700)  # the banner's pop-in
                 await page.screenshot(path=ARTIFACTS / "wallboard-celebrate.png")
                 await page.wait_for_function(  # the banner goes away by itself
-                    "() => document.querySelector('[data-kpi=\"celebrate\"]').hidden", timeout=10_000)
+                    "() => document.querySelector('[data-kpi=\"celebrate\"]').hidden", timeout=10_000
+                )
                 assert_board_equals_api(await shown_values(page), await page.evaluate(ROWS), worker)
 
                 # the worker stops: STALE within ~6 s
                 assert worker.process is not None
                 stopping = time.monotonic()
                 worker.process.send_signal(signal.SIGTERM)
-                await page.wait_for_function("() => document.body.dataset.state === 'stale'",
-                                             timeout=STALE_BUDGET_S * 1000 + 500)
+                await page.wait_for_function(
+                    "() => document.body.dataset.state === 'stale'", timeout=STALE_BUDGET_S * 1000 + 500
+                )
                 report["stale_after_stop_s"] = round(time.monotonic() - stopping, 3)
                 assert (await shown_values(page))["status"] == "STALE"
                 await page.wait_for_timeout(600)  # the board's fade to grey
                 await page.screenshot(path=ARTIFACTS / "wallboard-stale.png")
                 worker.stop()
                 report["worker_stop_s"] = round(time.monotonic() - stopping, 3)
-                assert worker.process.returncode is not None and worker.process.returncode >= 0, \
+                assert worker.process.returncode is not None and worker.process.returncode >= 0, (
                     f"worker did not stop cleanly with a board connected ({worker.process.returncode})"
+                )
 
                 # a restarted worker: the same page reconnects by itself and is LIVE again
                 restarting = time.monotonic()

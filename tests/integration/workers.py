@@ -26,10 +26,14 @@ def free_port() -> int:
 
 def worker_env(bootstrap: str, prefix: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SALESFLOOR_")}
-    env.update({
-        "SALESFLOOR_KAFKA_BOOTSTRAP": bootstrap, "SALESFLOOR_TOPIC_PREFIX": prefix,
-        "SALESFLOOR_FLUSH_INTERVAL_SECONDS": "0.5", **extra,
-    })
+    env.update(
+        {
+            "SALESFLOOR_KAFKA_BOOTSTRAP": bootstrap,
+            "SALESFLOOR_TOPIC_PREFIX": prefix,
+            "SALESFLOOR_FLUSH_INTERVAL_SECONDS": "0.5",
+            **extra,
+        }
+    )
     return env
 
 
@@ -43,12 +47,18 @@ class Worker:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Worker:
-        env = {**self.env, "SALESFLOOR_WEB_PORT": str(self.port),
-               "SALESFLOOR_DATA_DIR": str(self.log_path.with_suffix(".data"))}
+        env = {
+            **self.env,
+            "SALESFLOOR_WEB_PORT": str(self.port),
+            "SALESFLOOR_DATA_DIR": str(self.log_path.with_suffix(".data")),
+        }
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603 - our own CLI
+        self.process = subprocess.Popen(  # our own CLI
             [sys.executable, "-m", "streams.cli", "worker", "--loglevel", "info"],
-            cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -67,7 +77,7 @@ class Worker:
 
     def get(self, path: str, timeout: float = 10) -> tuple[int, bytes]:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=timeout) as reply:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=timeout) as reply:
                 return reply.status, reply.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()

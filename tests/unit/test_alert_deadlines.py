@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.alerts import Deadlines, alert_for, waiting_since
+from agents.alerts.deadlines import Deadlines, alert_for, waiting_since
 
 S = 1_000_000
 
@@ -38,10 +38,12 @@ def test_waiting_until_contacted_disqualified_or_converted() -> None:
     assert waiting_since([]) is None
     inbound_missed = event("e2", "call.completed", 20, L="L1", C="c", d="inbound", o="no_answer", s=0)
     assert waiting_since([created, inbound_missed]) == 10 * S
-    for stop in (event("e3", "call.completed", 20, L="L1", C="c", d="outbound", o="busy", s=0),
-                 event("e4", "email.sent", 20, L="L1", E="m"),
-                 event("e5", "lead.disqualified", 20, L="L1", R=None),
-                 event("e6", "deal.created", 20, L="L1", D="d", m=1)):
+    for stop in (
+        event("e3", "call.completed", 20, L="L1", C="c", d="outbound", o="busy", s=0),
+        event("e4", "email.sent", 20, L="L1", E="m"),
+        event("e5", "lead.disqualified", 20, L="L1", R=None),
+        event("e6", "deal.created", 20, L="L1", D="d", m=1),
+    ):
         assert waiting_since([created, stop]) is None
 
 
@@ -49,8 +51,13 @@ def test_alert_names_the_current_owner() -> None:
     events = [event("e1", "lead.created", 10, L="L1"), event("e2", "lead.assigned", 50, L="L1", R="bob")]
     alert = alert_for("LL1", events, 300, now_us=311 * S)
     assert alert == {
-        "type": "lead.response_sla_breached", "event_id": "sla-300-L1", "lead_id": "L1", "team_id": "north",
-        "rep_id": "bob", "created_at": "1970-01-01T00:00:10.000Z", "threshold_s": 300,
+        "type": "lead.response_sla_breached",
+        "event_id": "sla-300-L1",
+        "lead_id": "L1",
+        "team_id": "north",
+        "rep_id": "bob",
+        "created_at": "1970-01-01T00:00:10.000Z",
+        "threshold_s": 300,
         "detected_at": "1970-01-01T00:05:11.000Z",
     }
 
@@ -88,8 +95,9 @@ def test_one_entry_a_lead_until_its_next_threshold_pops() -> None:
     assert len(deadlines) == 3000 - 1006
 
 
-def reference_pops(watches: list[tuple[str, int]], thresholds: tuple[int, ...], oldest_due_us: int,
-                   ticks: list[int]) -> list[list[tuple[int, str]]]:
+def reference_pops(
+    watches: list[tuple[str, int]], thresholds: tuple[int, ...], oldest_due_us: int, ticks: list[int]
+) -> list[list[tuple[int, str]]]:
     """The plain model: every (lead, threshold) due time of the first watch of a lead, in one sorted list."""
     pending, seen = [], set()
     for lead_key, created_us in watches:
@@ -111,8 +119,9 @@ def reference_pops(watches: list[tuple[str, int]], thresholds: tuple[int, ...], 
     st.integers(0, 6000),
     st.lists(st.integers(0, 15_000), max_size=6),
 )
-def test_pops_equal_the_plain_model(watches: list[tuple[str, int]], thresholds: set[int], oldest_s: int,
-                                    ticks_s: list[int]) -> None:
+def test_pops_equal_the_plain_model(
+    watches: list[tuple[str, int]], thresholds: set[int], oldest_s: int, ticks_s: list[int]
+) -> None:
     deadlines = Deadlines()
     for lead_key, created_s in watches:
         deadlines.watch(lead_key, created_s * S, tuple(thresholds), oldest_s * S)

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agents.contributions import ALL, LIVE, BucketClock, difference
-from agents.entity_state import OLDEST_AWAITING, AwaitingTimes, PartialAggregates, contribution
+from agents.entities.state import AwaitingTimes, PartialAggregates
+from agents.kpis import kpis_for
+from agents.kpis.model import ALL, LIVE, difference
+from agents.kpis.response import OLDEST_AWAITING
 
 S = 1_000_000
-CLOCK = BucketClock(ZoneInfo("UTC"))
+KPIS = kpis_for(ZoneInfo("UTC"), 300 * S)
 
 
 def lead(lead_id: str, created_s: int, *later: dict[str, object]) -> list[dict[str, object]]:
@@ -22,13 +24,20 @@ def lead(lead_id: str, created_s: int, *later: dict[str, object]) -> list[dict[s
 
 
 def answered(lead_id: str, at_s: int) -> dict[str, object]:
-    return {"i": f"{lead_id}-e", "y": "email.sent", "a": at_s * S, "T": "north", "R": "ann", "L": lead_id,
-            "E": f"{lead_id}-m"}
+    return {
+        "i": f"{lead_id}-e",
+        "y": "email.sent",
+        "a": at_s * S,
+        "T": "north",
+        "R": "ann",
+        "L": lead_id,
+        "E": f"{lead_id}-m",
+    }
 
 
 def change(partial: PartialAggregates, key: str, old: list[dict[str, object]], new: list[dict[str, object]]) -> None:
-    before = contribution(key, old, CLOCK, 300 * S) if old else {}
-    partial.apply(difference(contribution(key, new, CLOCK, 300 * S), before))
+    before = KPIS.contribution(key, old) if old else {}
+    partial.apply(difference(KPIS.contribution(key, new), before))
 
 
 def live(partial: PartialAggregates, team: str) -> dict[str, int]:

@@ -1,6 +1,7 @@
-"""The engine's KPI logic, driven in-process exactly as the agents drive it (events routed to entities
-in hashed partitions, partial aggregates shipped as versioned snapshots, merged per team/rep), must
-equal the independent reference computation over the same events, in any arrival order."""
+"""The engine's stages, driven in-process as the agents drive them (events routed to entities in
+hashed partitions, partial aggregates shipped as versioned snapshots to the aggregate stage, merged
+per team/rep), must equal the independent reference computation over the same events, in any
+arrival order."""
 
 from __future__ import annotations
 
@@ -12,70 +13,87 @@ from zoneinfo import ZoneInfo
 import orjson
 import pytest
 
-from agents.contributions import ALL, BucketClock, difference
-from agents.entity_state import (
-    SEP,
-    PartialAggregates,
-    apply_events,
-    compact,
-    contribution,
-    entity_keys,
-    entity_partition,
-)
-from agents.kpis import series_for
-from agents.view import AggregateView
-from streams import reference
+from agents.aggregates.stage import AggregateStage
+from agents.aggregates.view import AggregateView
+from agents.entities.stage import EntityStage
+from agents.entities.state import compact, entity_keys
+from agents.kpis import kpis_for
+from agents.kpis.model import ALL
+from agents.routing import entity_partition
+from streams.audit import reference
 from streams.errors import InvalidEvent
 from streams.records import decode_event
-from streams.simulator import FloorConfig, generate
+from streams.sim.simulator import FloorConfig, generate
 from tests.kpi_compare import differences, key
 
 PARTITIONS = 4
+ROUTE_CHUNK = 50  # events per entity-topic message
+
+
+class MemoryTable:
+    """The stages' table protocol over a dict (the worker's is streams.kafka.buffered.BufferedTable)."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.dirty: dict[str, int] = {}
+
+    def put(self, key: str, partition: int, value: Any) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str, partition: int) -> None:
+        self.data.pop(key, None)
+
+
+def unexpected(partition: int, offset: int, value: dict[str, Any]) -> None:
+    raise AssertionError(f"unexpected message at {partition}@{offset}: {value}")
 
 
 def run_engine(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 300.0) -> dict[Any, float]:
-    """The agents' dataflow without Kafka: same functions, same order of operations."""
-    clock = BucketClock(ZoneInfo(tz))
-    sla_us = int(sla_s * 1_000_000)
+    """Ingest's routing, the entity stage and the aggregate stage, with JSON between them as on Kafka."""
+    kpis = kpis_for(ZoneInfo(tz), int(sla_s * 1_000_000))
     now_us = reference.to_us(now)
     retention_us = 40 * 86400 * 1_000_000
-    entities: dict[str, dict[str, Any]] = {}
-    partials = {p: PartialAggregates() for p in range(PARTITIONS)}
-    records: dict[tuple[str, str, str], dict[str, Any]] = {}
+    entities = EntityStage(
+        MemoryTable(),
+        kpis,
+        on_duplicate=lambda topic: None,
+        watch=lambda partition, key, events: None,
+        foreign=unexpected,
+    )
     view = AggregateView()
+    aggregates = AggregateStage(MemoryTable(), view, foreign=unexpected)
+    offsets = dict.fromkeys(range(PARTITIONS), 0)
+    aggregate_offsets = dict.fromkeys(range(PARTITIONS), 0)
 
-    def ship(version: int) -> None:
-        for p, partial in partials.items():
-            for team, rep, bucket in partial.take_dirty():
-                record = records.setdefault((team, rep, bucket), {})
-                record[str(p)] = [version, partial.snapshot((team, rep, bucket))]
-                view.put(0, team, rep, bucket, record)
+    def ship() -> None:
+        for target, snapshots in entities.outgoing(set(range(PARTITIONS)), PARTITIONS).items():
+            aggregates.apply(target, aggregate_offsets[target], orjson.loads(orjson.dumps({"s": snapshots})))
+            aggregate_offsets[target] += 1
 
-    for offset, raw in enumerate(values):
+    routed: dict[int, list[Any]] = {}
+    for n, raw in enumerate(values):
         try:
             event = compact(decode_event(raw))
         except InvalidEvent:
             continue
         if event["a"] < now_us - retention_us:
             continue
-        for entity in entity_keys(event):
-            partition = entity_partition(entity, PARTITIONS)
-            state = entities.get(f"{partition}{SEP}{entity}")
-            new_state, added = apply_events(state, (event,))
-            if not added:
-                continue
-            entities[f"{partition}{SEP}{entity}"] = new_state
-            old = contribution(entity, state["e"], clock, sla_us) if state else {}
-            partials[partition].apply(difference(contribution(entity, new_state["e"], clock, sla_us), old))
-        if offset % 997 == 0:
-            ship(offset)
-    ship(len(values))
+        for i, entity in enumerate(entity_keys(event)):
+            routed.setdefault(entity_partition(entity, PARTITIONS), []).append((entity, event, "sales.x", i == 0))
+        if n % ROUTE_CHUNK == 0:
+            for partition, items in routed.items():
+                entities.apply(partition, offsets[partition], orjson.loads(orjson.dumps({"b": items})))
+                offsets[partition] += 1
+            routed = {}
+        if n % 997 == 0:
+            ship()
+    for partition, items in routed.items():
+        entities.apply(partition, offsets[partition], orjson.loads(orjson.dumps({"b": items})))
+    ship()
 
     out: dict[Any, float] = {}
-    keys = set(view.buckets) | {(ALL, ALL)}
-    for team, rep in keys:
-        for name, labels, value in series_for(team, rep, view.buckets.get((team, rep), {}), now_us=now_us,
-                                               clock=clock):
+    for team, rep in set(view.buckets) | {(ALL, ALL)}:
+        for name, labels, value in kpis.series_for(team, rep, view.buckets.get((team, rep), {}), now_us=now_us):
             out[key(name, labels)] = value
     return out
 
@@ -97,8 +115,9 @@ def test_simulated_day_equals_reference_in_any_order(tz: str) -> None:
     want = reference.compute([orjson.loads(v) for v in duplicated], now=now, tz=tz)
     got = run_engine(duplicated, now=now, tz=tz)
     assert differences(got, want, age_tolerance=0.001) == []
-    created = [want.get(key("salesfloor_leads_created", {"team": ALL, "rep": ALL, "window": w}), 0)
-               for w in ("today", "month")]
+    created = [
+        want.get(key("salesfloor_leads_created", {"team": ALL, "rep": ALL, "window": w}), 0) for w in ("today", "month")
+    ]
     assert max(created) > 0  # not an empty comparison (just after midnight, today alone can be empty)
 
 

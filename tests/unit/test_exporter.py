@@ -16,25 +16,49 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents import activity as act
-from agents import exporter
-from agents import leads as ld
-from agents import revenue as rv
-from agents.contributions import ALL, LIVE, MINUTE_US, UNASSIGNED, BucketClock
-from agents.entity_state import OLDEST_AWAITING
-from agents.exporter import OTHER, KpiCollector, KpiExposition, RegistryWithoutKpis, aggregate_partition, owned_series
-from agents.kpis import WINDOWS
-from agents.view import AggregateView
-from agents.web import api_shape, kpi_document
+from agents.aggregates.view import AggregateView
+from agents.export import exposition as exporter
+from agents.export.exposition import KpiCollector, KpiExposition, RegistryWithoutKpis, owned_series
+from agents.export.rows import OTHER
+from agents.kpis import activity as act
+from agents.kpis import conversion as cv
+from agents.kpis import follow_up as fu
+from agents.kpis import kpis_for
+from agents.kpis import response as ld
+from agents.kpis import revenue as rv
+from agents.kpis.model import ALL, LIVE, MINUTE_US, UNASSIGNED, BucketClock
+from agents.kpis.response import OLDEST_AWAITING
+from agents.kpis.series import Kpis
+from agents.kpis.windows import WINDOWS
+from agents.routing import aggregate_partition
+from agents.web.documents import api_shape, kpi_document
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 NOW = datetime(2026, 11, 25, 14, 30, 17, 250_000, tzinfo=WARSAW)
 PARTITIONS = 4
 FIELDS = (
-    ld.CREATED, ld.CONVERTED, ld.RESPONDED, ld.RESPONSE_SUM_US, ld.WITHIN_SLA, ld.FOLLOWED_UP, ld.CONVERSIONS,
-    ld.CONTACTS_BEFORE_CONVERSION, rv.OPPORTUNITIES, rv.WON, rv.WON_AMOUNT, rv.LOST, rv.LOST_AMOUNT, rv.CYCLES,
-    rv.CYCLE_SUM_US, act.CALLS_OUTBOUND, act.CALLS_CONNECTED, act.TALK_TIME_US, act.EMAILS_SENT,
-    act.EMAILS_OPENED, act.EMAILS_CLICKED, act.EMAILS_REPLIED,
+    ld.CREATED,
+    cv.CONVERTED,
+    ld.RESPONDED,
+    ld.RESPONSE_SUM_US,
+    ld.WITHIN_SLA,
+    fu.FOLLOWED_UP,
+    cv.CONVERSIONS,
+    cv.CONTACTS_BEFORE_CONVERSION,
+    rv.OPPORTUNITIES,
+    rv.WON,
+    rv.WON_AMOUNT,
+    rv.LOST,
+    rv.LOST_AMOUNT,
+    rv.CYCLES,
+    rv.CYCLE_SUM_US,
+    act.CALLS_OUTBOUND,
+    act.CALLS_CONNECTED,
+    act.TALK_TIME_US,
+    act.EMAILS_SENT,
+    act.EMAILS_OPENED,
+    act.EMAILS_CLICKED,
+    act.EMAILS_REPLIED,
 )
 TEAMS = ("north", "south", 'we"st\\side\nB')  # a label value needing every escape
 
@@ -49,12 +73,16 @@ class FakePipeline:
 
     max_reps: int
     view: AggregateView = field(default_factory=AggregateView)
-    clock: BucketClock = field(default_factory=lambda: BucketClock(WARSAW))
+    kpis: Kpis = field(default_factory=lambda: kpis_for(WARSAW, 300_000_000))
     assigned: set[int] = field(default_factory=lambda: set(range(PARTITIONS)))
 
     @property
     def settings(self) -> Any:
         return SimpleNamespace(partitions=PARTITIONS, max_reps=self.max_reps)
+
+    @property
+    def clock(self) -> BucketClock:
+        return self.kpis.clock
 
     def assigned_aggregate_partitions(self) -> set[int]:
         return self.assigned
@@ -97,7 +125,7 @@ def put_random(pipeline: FakePipeline, rng: random.Random, team: str, rep: str, 
 
 
 def random_floor(seed: int, *, reps: int, max_reps: int, with_floor: bool = True) -> FakePipeline:
-    rng = random.Random(seed)  # noqa: S311
+    rng = random.Random(seed)
     pipeline = FakePipeline(max_reps=max_reps)
     now = us(NOW)
     keys = [(team, f"rep-{team[:2]}-{i:03d}") for team in TEAMS for i in range(reps // len(TEAMS))]
@@ -119,15 +147,22 @@ def reference_text(pipeline: FakePipeline, now_us: int, monkeypatch: pytest.Monk
 
 def samples(text: str) -> list[tuple[Any, ...]]:
     return sorted(
-        (family.name, family.documentation, family.type, sample.name, tuple(sorted(sample.labels.items())),
-         sample.value)
-        for family in text_string_to_metric_families(text) for sample in family.samples
+        (
+            family.name,
+            family.documentation,
+            family.type,
+            sample.name,
+            tuple(sorted(sample.labels.items())),
+            sample.value,
+        )
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
     )
 
 
 async def assert_same(exposition: KpiExposition, now_us: int, monkeypatch: pytest.MonkeyPatch) -> str:
     text = await exposition.render(now_us)
-    expected = reference_text(exposition.pipeline, now_us, monkeypatch)  # type: ignore[arg-type]
+    expected = reference_text(exposition.worker, now_us, monkeypatch)  # type: ignore[arg-type]
     assert samples(text) == samples(expected)
     assert text == expected  # byte for byte, family and sample order included
     return text
@@ -135,11 +170,12 @@ async def assert_same(exposition: KpiExposition, now_us: int, monkeypatch: pytes
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.parametrize(("reps", "max_reps"), [(60, 1000), (60, 17), (60, 0)])
-async def test_render_equals_prometheus_client(seed: int, reps: int, max_reps: int,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_render_equals_prometheus_client(
+    seed: int, reps: int, max_reps: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pipeline = random_floor(seed, reps=reps, max_reps=max_reps, with_floor=seed % 2 == 0)
     if seed % 3 == 0:
-        pipeline.assigned = set(random.Random(seed).sample(range(PARTITIONS), 3))  # noqa: S311
+        pipeline.assigned = set(random.Random(seed).sample(range(PARTITIONS), 3))
     text = await assert_same(KpiExposition(pipeline), us(NOW), monkeypatch)  # type: ignore[arg-type]
     assert ('rep="_other"' in text) == (max_reps < reps)
     assert 'team="we\\"st\\\\side\\nB"' in text
@@ -147,7 +183,7 @@ async def test_render_equals_prometheus_client(seed: int, reps: int, max_reps: i
 
 async def test_kept_rows_never_go_stale(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each change of the view, of ownership and of the clock shows in the very next scrape."""
-    rng = random.Random(7)  # noqa: S311
+    rng = random.Random(7)
     pipeline = random_floor(7, reps=30, max_reps=24)
     exposition = KpiExposition(pipeline)  # type: ignore[arg-type]
     now = us(NOW)
@@ -168,8 +204,15 @@ async def test_kept_rows_never_go_stale(monkeypatch: pytest.MonkeyPatch) -> None
     pipeline.assigned = {0, 2}
     await assert_same(exposition, now, monkeypatch)
     pipeline.assigned = set(range(PARTITIONS))
-    for later in (now + 1_000_000, now + 29_000_000, now + 60_000_000, now + 3_600_000_000, now + 86_400_000_000,
-                  us(NOW.replace(day=30, hour=23, minute=59, second=59)), us(datetime(2026, 12, 1, tzinfo=WARSAW))):
+    for later in (
+        now + 1_000_000,
+        now + 29_000_000,
+        now + 60_000_000,
+        now + 3_600_000_000,
+        now + 86_400_000_000,
+        us(NOW.replace(day=30, hour=23, minute=59, second=59)),
+        us(datetime(2026, 12, 1, tzinfo=WARSAW)),
+    ):
         await assert_same(exposition, later, monkeypatch)
 
 
@@ -207,12 +250,15 @@ async def test_metrics_body_equals_the_whole_registry(monkeypatch: pytest.Monkey
     assert samples(body.decode()) == samples(generate_latest(registry).decode())
 
 
-def filtered_document(pipeline: FakePipeline, team: str, rep: str, window: str | None,
-                      day: date | None) -> dict[str, Any]:
+def filtered_document(
+    pipeline: FakePipeline, team: str, rep: str, window: str | None, day: date | None
+) -> dict[str, Any]:
     """/api/kpis as it was: every owned series built, then filtered."""
     series = [
-        (metric, labels, value) for metric, labels, value in owned_series(pipeline, day=day)  # type: ignore[arg-type]
-        if labels.get("team") == team and labels.get("rep", ALL) == rep
+        (metric, labels, value)
+        for metric, labels, value in owned_series(pipeline, day=day)  # type: ignore[arg-type]
+        if labels.get("team") == team
+        and labels.get("rep", ALL) == rep
         and (window is None or labels.get("window", window) == window)
     ]
     return {"team": team, "rep": rep, "date": day.isoformat() if day else None, **api_shape(series)}
@@ -224,8 +270,14 @@ def test_kpi_document_builds_one_key_as_filtering_all_did(seed: int, monkeypatch
     pipeline.assigned = {0, 1, 3} if seed == 2 else pipeline.assigned
     now = us(NOW)
     monkeypatch.setattr(exporter, "wall_now_us", lambda: now)
-    asked = sorted(pipeline.view.buckets) + [(ALL, ALL), (TEAMS[0], OTHER), (TEAMS[1], OTHER), ("nowhere", "x"),
-                                             (TEAMS[0], "rep-no-000"), (ALL, "rep-no-000")]
+    asked = sorted(pipeline.view.buckets) + [
+        (ALL, ALL),
+        (TEAMS[0], OTHER),
+        (TEAMS[1], OTHER),
+        ("nowhere", "x"),
+        (TEAMS[0], "rep-no-000"),
+        (ALL, "rep-no-000"),
+    ]
     answered = 0
     for team, rep in asked:
         for window in (None, *WINDOWS):

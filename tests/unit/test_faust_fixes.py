@@ -8,7 +8,7 @@ from typing import Any
 
 from faust.transport.producer import ProducerBuffer
 
-from streams import faust_fixes
+from streams.kafka import faust_fixes
 
 
 class SlowChannel:
@@ -55,7 +55,12 @@ async def test_a_commit_is_skipped_when_the_state_was_not_written(monkeypatch: A
     async def before_commit() -> bool:
         return written[0]
 
-    consumer = SimpleNamespace(app=SimpleNamespace(salesfloor_before_commit=before_commit))
+    class App:  # any object Faust's consumer names as its app
+        pass
+
+    app = App()
+    faust_fixes.set_hooks(app, faust_fixes.Hooks(before_commit=before_commit, sought=lambda offsets: None))
+    consumer = SimpleNamespace(app=app)
     assert await faust_fixes._commit_offsets(consumer, {"tp": 5}) is False
     assert committed == []
     written[0] = True

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agents.gaps import OffsetGaps
+from streams.kafka.gaps import OffsetGaps
 
 
 def test_a_message_past_the_sought_offset_reports_the_skipped_ones() -> None:
@@ -29,7 +29,7 @@ def test_replays_and_unknown_starts_are_not_gaps() -> None:
 
 
 def test_messages_read_back_are_acknowledged_to_faust() -> None:
-    from agents.gaps import acknowledge
+    from streams.kafka.gaps import acknowledge
 
     acked: list[tuple[str, int, int]] = []
 

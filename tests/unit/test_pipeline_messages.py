@@ -20,11 +20,11 @@ def pipeline() -> Pipeline:
 
 def test_foreign_messages_and_nudges_change_nothing(pipeline: Pipeline, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="agents.pipeline"):
-        pipeline._apply_entities(0, 5, {"e": {}, "k": "L1", "t": "x", "x": 1})  # the first session's format
-        pipeline._apply_entities(0, 6, {"e": {}, "k": "L2", "t": "x", "x": 1})
-        pipeline._apply_snapshots(1, 3, {"b": [], "f": 1, "p": 0, "r": "r", "t": "t"})
-        pipeline._apply_entities(2, 9, {"nudge": True})
-        pipeline._apply_snapshots(2, 4, {"nudge": True})
+        pipeline.entity_stage.apply(0, 5, {"e": {}, "k": "L1", "t": "x", "x": 1})  # the first session's format
+        pipeline.entity_stage.apply(0, 6, {"e": {}, "k": "L2", "t": "x", "x": 1})
+        pipeline.aggregate_stage.apply(1, 3, {"b": [], "f": 1, "p": 0, "r": "r", "t": "t"})
+        pipeline.entity_stage.apply(2, 9, {"nudge": True})
+        pipeline.aggregate_stage.apply(2, 4, {"nudge": True})
     skipped = [r.getMessage() for r in caplog.records if "another version" in r.getMessage()]
     assert len(skipped) == 2  # once per partition
     assert "unit.salesfloor-entities[0], the first at offset 5" in skipped[0]
@@ -33,8 +33,8 @@ def test_foreign_messages_and_nudges_change_nothing(pipeline: Pipeline, caplog: 
 
 
 def test_a_replayed_message_does_not_lower_the_version(pipeline: Pipeline) -> None:
-    pipeline._apply_entities(0, 10, {"b": []})
-    pipeline._apply_entities(0, 7, {"b": []})  # Faust replays from the committed offset after a rebalance
-    assert pipeline.versions[0] == 10
-    pipeline._apply_entities(0, 11, {"b": []})
-    assert pipeline.versions[0] == 11
+    pipeline.entity_stage.apply(0, 10, {"b": []})
+    pipeline.entity_stage.apply(0, 7, {"b": []})  # Faust replays from the committed offset after a rebalance
+    assert pipeline.entity_stage.versions[0] == 10
+    pipeline.entity_stage.apply(0, 11, {"b": []})
+    assert pipeline.entity_stage.versions[0] == 11

@@ -27,8 +27,14 @@ VALID: dict[str, dict[str, Any]] = {
     "lead.created": {"lead_id": "L1", "rep_id": "r1", "source": "inbound_web"},
     "lead.assigned": {"lead_id": "L1", "rep_id": "r2"},
     "lead.disqualified": {"lead_id": "L1", "reason": "spam"},
-    "call.completed": {"call_id": "C1", "rep_id": "r1", "direction": "outbound", "outcome": "connected",
-                       "duration_s": 75.5, "lead_id": "L1"},
+    "call.completed": {
+        "call_id": "C1",
+        "rep_id": "r1",
+        "direction": "outbound",
+        "outcome": "connected",
+        "duration_s": 75.5,
+        "lead_id": "L1",
+    },
     "email.sent": {"email_id": "E1", "rep_id": "r1", "lead_id": "L1"},
     "email.opened": {"email_id": "E1"},
     "email.clicked": {"email_id": "E1", "rep_id": None},
@@ -164,14 +170,20 @@ ids = st.text(st.characters(codec="utf-8", exclude_categories=("Cc", "Cs")), min
     lambda s: not s.startswith("_")
 )
 stamps = st.datetimes(
-    min_value=datetime(1971, 1, 1), max_value=datetime(9000, 1, 1),
+    min_value=datetime(1971, 1, 1),  # noqa: DTZ001 - hypothesis takes naive bounds with `timezones`
+    max_value=datetime(9000, 1, 1),  # noqa: DTZ001 - as above
     timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-5, minutes=-30))]),
 )
 
 
 @settings(max_examples=300, deadline=None)
-@given(kind=st.sampled_from(sorted(VALID)), event_id=ids, team=ids, stamp=stamps,
-       amount=st.floats(min_value=0, max_value=1e12, exclude_max=True))
+@given(
+    kind=st.sampled_from(sorted(VALID)),
+    event_id=ids,
+    team=ids,
+    stamp=stamps,
+    amount=st.floats(min_value=0, max_value=1e12, exclude_max=True),
+)
 def test_valid_events_round_trip(kind: str, event_id: str, team: str, stamp: Any, amount: float) -> None:
     value = event(kind, event_id=event_id, team_id=team, occurred_at=stamp.isoformat())
     if "amount" in value:
@@ -202,10 +214,32 @@ def test_no_bytes_raise_anything_but_invalid_event(raw: bytes) -> None:
 
 
 @settings(max_examples=500, deadline=None)
-@given(kind=st.sampled_from(sorted(VALID)), field=st.sampled_from(
-    ["event_id", "type", "occurred_at", "team_id", "rep_id", "lead_id", "amount", "duration_s", "period",
-     "value", "direction", "outcome", "currency", "email_id", "deal_id", "call_id", "metric", "source"]),
-    junk=json_values)
+@given(
+    kind=st.sampled_from(sorted(VALID)),
+    field=st.sampled_from(
+        [
+            "event_id",
+            "type",
+            "occurred_at",
+            "team_id",
+            "rep_id",
+            "lead_id",
+            "amount",
+            "duration_s",
+            "period",
+            "value",
+            "direction",
+            "outcome",
+            "currency",
+            "email_id",
+            "deal_id",
+            "call_id",
+            "metric",
+            "source",
+        ]
+    ),
+    junk=json_values,
+)
 def test_any_field_replaced_by_any_json_never_escapes(kind: str, field: str, junk: Any) -> None:
     value = event(kind)
     value[field] = junk
@@ -213,6 +247,14 @@ def test_any_field_replaced_by_any_json_never_escapes(kind: str, field: str, jun
         decode_event(json.dumps(value).encode())  # the standard library also writes integers past 64 bits
     except InvalidEvent as exc:
         assert exc.reason in {
-            "invalid_json", "not_an_object", "missing_field", "wrong_type", "unknown_type", "bad_timestamp",
-            "out_of_range", "bad_id", "bad_value", "wrong_currency",
+            "invalid_json",
+            "not_an_object",
+            "missing_field",
+            "wrong_type",
+            "unknown_type",
+            "bad_timestamp",
+            "out_of_range",
+            "bad_id",
+            "bad_value",
+            "wrong_currency",
         }

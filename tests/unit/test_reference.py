@@ -6,15 +6,19 @@ Unless a test says otherwise: now = 2026-11-22 12:00:30 UTC (a Sunday), time zon
 
 from __future__ import annotations
 
+import ast
 import itertools
 import random
+import sys
 import time
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from streams.reference import compute, format_report, nearest_rank, parse_time, to_us
+import streams.audit
+from streams.audit.reference import compute, format_report, nearest_rank, parse_time, to_us
 
 NOW = datetime(2026, 11, 22, 12, 0, 30, tzinfo=UTC)
 ALL = "_all"
@@ -85,9 +89,7 @@ def call(
     return ev("call.completed", when, **fields, **kw)
 
 
-def email(
-    email_id: str, when: str, lead_id: str | None = None, kind: str = "sent", **kw: Any
-) -> dict[str, Any]:
+def email(email_id: str, when: str, lead_id: str | None = None, kind: str = "sent", **kw: Any) -> dict[str, Any]:
     fields: dict[str, Any] = {"email_id": email_id}
     if lead_id is not None:
         fields["lead_id"] = lead_id
@@ -194,10 +196,7 @@ def test_leads_created_per_rep_team_floor_and_unassigned_owner() -> None:
 def test_response_stats_avg_nearest_rank_max_and_sla() -> None:
     r = run(response_events([10, 20, 30, 400, 1000]))
     for team, rep in [("t1", "r1"), ("t1", ALL), (ALL, ALL)]:
-        stats = {
-            s: val(r, "salesfloor_lead_response_seconds", team, rep, stat=s)
-            for s in ("avg", "p50", "p90", "max")
-        }
+        stats = {s: val(r, "salesfloor_lead_response_seconds", team, rep, stat=s) for s in ("avg", "p50", "p90", "max")}
         assert stats == {"avg": 292.0, "p50": 30.0, "p90": 1000.0, "max": 1000.0}
         assert val(r, "salesfloor_leads_responded", team, rep) == 5
         assert val(r, "salesfloor_lead_response_within_sla_ratio", team, rep) == 0.6
@@ -258,7 +257,7 @@ def test_out_of_order_contact_changes_first_contact_rep_and_response(order: str)
     if order == "reversed":
         events.reverse()
     elif order == "shuffled":
-        random.Random(7).shuffle(events)  # noqa: S311
+        random.Random(7).shuffle(events)
     r = run(events)
     assert val(r, "salesfloor_leads_responded", "t1", "r2") == 1
     assert val(r, "salesfloor_leads_responded", "t1", "r1") == 0  # r1 has data (owner): series present
@@ -586,9 +585,7 @@ def test_awaiting_leads_reassignment_disqualified_converted_and_oldest_age() -> 
     assert awaiting("t2", "_unassigned") == 1
     assert awaiting("t2", ALL) == 1
     assert awaiting(ALL, ALL) == 4
-    oldest = {
-        labels: v for (name, labels), v in r.items() if name == "salesfloor_lead_oldest_awaiting_seconds"
-    }
+    oldest = {labels: v for (name, labels), v in r.items() if name == "salesfloor_lead_oldest_awaiting_seconds"}
     assert oldest == {
         (("team", "t1"),): 4 * 3600 + 30.0,
         (("team", "t2"),): 1830.0,
@@ -820,7 +817,7 @@ def test_format_report_sorted_prometheus_lines() -> None:
 
 
 def test_fifty_thousand_events_in_a_few_seconds() -> None:
-    rng = random.Random(1)  # noqa: S311
+    rng = random.Random(1)
     events: list[dict[str, Any]] = []
     for i in range(10_000):
         rep, minute = f"r{i % 50}", rng.randrange(0, 24 * 60 * 30)
@@ -836,6 +833,21 @@ def test_fifty_thousand_events_in_a_few_seconds() -> None:
     r = compute(events, now=NOW)
     assert time.perf_counter() - started < 10
     assert val(r, "salesfloor_leads_created", window="month") == 10_000
-    assert val(r, "salesfloor_deals_won", window="month") == val(
-        r, "salesfloor_leads_created", window="month"
-    )
+    assert val(r, "salesfloor_deals_won", window="month") == val(r, "salesfloor_leads_created", window="month")
+
+
+def test_the_reference_imports_only_the_standard_library_and_itself() -> None:
+    """The oracle stays independent of what it audits: nothing from agents/ (or the rest of streams)."""
+    for path in sorted(Path(streams.audit.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level == 0, f"{path.name}: relative import"
+                modules = [node.module or ""]
+            else:
+                continue
+            for module in modules:
+                top = module.partition(".")[0]
+                own = module == "streams.audit" or module.startswith("streams.audit.")
+                assert top in sys.stdlib_module_names or own, f"{path.name} imports {module}"

@@ -18,8 +18,13 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
     s = load_settings()
     assert (s.kafka_bootstrap, s.topic_prefix, s.timezone, s.currency) == ("localhost:9092", "sales.", "UTC", "EUR")
-    assert (s.lead_sla_seconds, s.thresholds, s.web_host, s.web_port, s.max_reps) == (300, (300, 3600), "127.0.0.1",
-                                                                                      6066, 1000)
+    assert (s.lead_sla_seconds, s.thresholds, s.web_host, s.web_port, s.max_reps) == (
+        300,
+        (300, 3600),
+        "127.0.0.1",
+        6066,
+        1000,
+    )
     assert s.aiokafka_kwargs() == {"bootstrap_servers": "localhost:9092", "security_protocol": "PLAINTEXT"}
 
 
@@ -38,8 +43,9 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SALESFLOOR_MAX_REPS", "0"),
     ],
 )
-def test_a_bad_value_names_its_variable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                        variable: str, value: str) -> None:
+def test_a_bad_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], variable: str, value: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(ConfigError, match=variable):
         load_settings()
@@ -55,5 +61,5 @@ def test_password_comes_from_a_file_and_is_not_in_the_repr(tmp_path: Path, monke
     monkeypatch.setenv("SALESFLOOR_KAFKA_USER", "floor")
     monkeypatch.setenv("SALESFLOOR_KAFKA_PASSWORD_FILE", str(secret))
     s = load_settings()
-    assert s.aiokafka_kwargs()["sasl_plain_password"] == "s3cret"
+    assert s.aiokafka_kwargs()["sasl_plain_password"] == "s3cret"  # noqa: S105 - the test's own secret
     assert "s3cret" not in repr(s) and "s3cret" not in str(s.model_dump())

@@ -15,27 +15,26 @@ from typing import Any
 import orjson
 import pytest
 
-from streams.distort import MALFORMED_KINDS, Distorter, epoch_ms, key_for_topic, malformed_value
 from streams.errors import InvalidEvent
 from streams.records import decode_event
 from streams.settings import load_settings
-from streams.simulator import (
-    SOURCES,
-    FloorConfig,
-    configure_produce,
-    configure_simulate,
+from streams.sim.commands import configure_produce, configure_simulate, run_simulate
+from streams.sim.distort import (
+    MALFORMED_KINDS,
+    Distorter,
     distort,
     distort_labeled,
-    generate,
-    generate_realtime,
+    epoch_ms,
+    key_for_topic,
     key_for_value,
-    produce,
+    malformed_value,
     read_jsonl,
-    realtime_config,
-    run_simulate,
     topic_for_value,
     write_jsonl,
 )
+from streams.sim.produce import produce
+from streams.sim.realtime import generate_realtime, realtime_config
+from streams.sim.simulator import SOURCES, FloorConfig, generate
 from streams.topics import INPUT_TOPICS, TOPIC_OF_TYPE, spec_key
 
 START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
@@ -61,8 +60,11 @@ def ms(event: dict[str, Any]) -> int:
 def is_contact(event: dict[str, Any]) -> bool:
     if event["type"] == "email.sent":
         return "lead_id" in event
-    return (event["type"] == "call.completed" and "lead_id" in event
-            and (event["direction"] == "outbound" or event["outcome"] == "connected"))
+    return (
+        event["type"] == "call.completed"
+        and "lead_id" in event
+        and (event["direction"] == "outbound" or event["outcome"] == "connected")
+    )
 
 
 # --- generate ------------------------------------------------------------------------------------------
@@ -163,8 +165,14 @@ def test_the_floor_has_a_realistic_shape(week: list[dict[str, Any]]) -> None:
 
 
 def test_targets_for_every_team_and_rep_of_every_month() -> None:
-    cfg = FloorConfig(seed=3, start=datetime(2026, 10, 20, tzinfo=UTC), end=datetime(2026, 12, 3, tzinfo=UTC),
-                      teams=2, reps_per_team=3, lead_rate=1.0)
+    cfg = FloorConfig(
+        seed=3,
+        start=datetime(2026, 10, 20, tzinfo=UTC),
+        end=datetime(2026, 12, 3, tzinfo=UTC),
+        teams=2,
+        reps_per_team=3,
+        lead_rate=1.0,
+    )
     targets = [e for e in generate(cfg) if e["type"] == "target.set"]
     assert {e["period"] for e in targets} == {"2026-10", "2026-11", "2026-12"}
     for period in ("2026-10", "2026-11", "2026-12"):
@@ -184,8 +192,7 @@ def test_targets_for_every_team_and_rep_of_every_month() -> None:
 def test_business_time_zone_shapes_the_day() -> None:
     cfg = FloorConfig(seed=4, start=START, end=START + timedelta(days=5), tz="America/New_York")
     leads = [e for e in generate(cfg) if e["type"] == "lead.created"]
-    hours = collections.Counter(datetime.fromisoformat(e["occurred_at"]).astimezone(cfg_zone(cfg)).hour
-                                for e in leads)
+    hours = collections.Counter(datetime.fromisoformat(e["occurred_at"]).astimezone(cfg_zone(cfg)).hour for e in leads)
     assert sum(hours[h] for h in range(8, 18)) > 3 * sum(hours[h] for h in (*range(0, 8), *range(18, 24)))
 
 
@@ -196,8 +203,9 @@ def cfg_zone(cfg: FloorConfig) -> Any:
 
 
 def test_max_events_and_end_stop_the_stream() -> None:
-    assert len(list(generate(FloorConfig(seed=5, start=START, end=START + timedelta(days=30),
-                                         max_events=1234)))) == 1234
+    assert (
+        len(list(generate(FloorConfig(seed=5, start=START, end=START + timedelta(days=30), max_events=1234)))) == 1234
+    )
     short = list(generate(FloorConfig(seed=5, start=START, end=START + timedelta(minutes=1))))
     assert all(ms(e) <= epoch_ms(START.isoformat()) + 60_000 for e in short)
 
@@ -223,8 +231,12 @@ def test_200k_events_generate_quickly() -> None:
 # --- distort -------------------------------------------------------------------------------------------
 
 
-def labeled(events: list[dict[str, Any]], *, duplicate: float = 0.0, late: float = 0.0,
-            ) -> list[tuple[bytes, str]]:
+def labeled(
+    events: list[dict[str, Any]],
+    *,
+    duplicate: float = 0.0,
+    late: float = 0.0,
+) -> list[tuple[bytes, str]]:
     return list(distort_labeled(events, seed=11, duplicate=duplicate, late=late))
 
 
@@ -242,7 +254,8 @@ def test_duplicates_are_identical_bytes_arriving_a_little_later(day: list[dict[s
         first = values.index(values[i])
         assert first < i <= first + 60
     assert collections.Counter(values) == collections.Counter(
-        [orjson.dumps(e) for e in day] + [values[i] for i in dups])
+        [orjson.dumps(e) for e in day] + [values[i] for i in dups]
+    )
 
 
 def test_shuffle_reorders_but_keeps_every_message(day: list[dict[str, Any]]) -> None:
@@ -289,7 +302,7 @@ def test_malformed_messages_are_all_rejected_and_the_rest_decode(week: list[dict
 
 @pytest.mark.parametrize("kind", sorted(MALFORMED_KINDS))
 def test_each_malformed_kind_is_rejected_for_every_event_type(kind: str, week: list[dict[str, Any]]) -> None:
-    rng = random.Random(kind)  # noqa: S311
+    rng = random.Random(kind)
     samples = {e["type"]: e for e in week}
     samples["lead.unassigned"] = next(e for e in week if e["type"] == "lead.created" and not e["rep_id"])
     samples["target.team"] = next(e for e in week if e["type"] == "target.set" and "rep_id" not in e)
@@ -302,7 +315,7 @@ def test_each_malformed_kind_is_rejected_for_every_event_type(kind: str, week: l
 
 
 def test_malformed_respects_the_configured_currency(day: list[dict[str, Any]]) -> None:
-    rng = random.Random(1)  # noqa: S311
+    rng = random.Random(1)
     for _ in range(50):
         value, _ = malformed_value(rng, day[0], "wrong_currency", currency="USD")
         with pytest.raises(InvalidEvent):
@@ -429,8 +442,9 @@ async def test_produce_sends_everything_to_its_topic_and_awaits_acks(day: list[d
     fake = FakeProducer()
     settings = load_settings(topic_prefix="test.")
     reports: list[object] = []
-    stats = await produce(iter(values), settings=settings, keys="spec", progress=reports.append,
-                          producer_factory=lambda _: fake)
+    stats = await produce(
+        iter(values), settings=settings, keys="spec", progress=reports.append, producer_factory=lambda _: fake
+    )
     assert fake.started and fake.stopped
     assert all(f.done() for f in fake.futures)
     assert stats.queued == stats.acked == len(values) and stats.failed == 0
@@ -445,8 +459,14 @@ async def test_produce_counts_failures_and_paces_to_the_rate() -> None:
     fake = FakeProducer(fail_every=10)
     values = [orjson.dumps({"type": "lead.created", "n": i}) for i in range(60)]
     began = time.monotonic()
-    stats = await produce(values, settings=load_settings(), keys="none", rate=300.0,
-                          progress=lambda s: None, producer_factory=lambda _: fake)
+    stats = await produce(
+        values,
+        settings=load_settings(),
+        keys="none",
+        rate=300.0,
+        progress=lambda s: None,
+        producer_factory=lambda _: fake,
+    )
     took = time.monotonic() - began
     assert stats.failed == 6 and stats.acked == 54 and stats.first_error
     assert took >= 59 / 300 - 0.02
@@ -463,8 +483,15 @@ def simulate_args(*argv: str) -> argparse.Namespace:
 
 
 def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
-    for bad in (["--shuffle", "1.5"], ["--late", "-0.1"], ["--teams", "0"], ["--rate", "0"],
-                ["--keys", "odd"], ["--start", "monday"], ["--malformed", "x"]):
+    for bad in (
+        ["--shuffle", "1.5"],
+        ["--late", "-0.1"],
+        ["--teams", "0"],
+        ["--rate", "0"],
+        ["--keys", "odd"],
+        ["--start", "monday"],
+        ["--malformed", "x"],
+    ):
         with pytest.raises(SystemExit):
             simulate_args(*bad)
     parser = argparse.ArgumentParser()
@@ -473,14 +500,33 @@ def test_cli_rejects_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert args.rate == 100 and args.keys == "random"
     simulate = argparse.ArgumentParser()
     configure_simulate(simulate)
-    assert all(action.help for action in parser._actions + simulate._actions)
+    assert all(action.help for action in parser._actions + simulate._actions)  # noqa: SLF001 - argparse has no public list
 
 
 async def test_cli_simulate_to_a_file(tmp_path: Path) -> None:
     out = tmp_path / "sim.jsonl"
-    args = simulate_args("--start", "2026-11-23", "--end", "2026-11-23T12:00", "--teams", "2", "--reps", "4",
-                         "--seed", "9", "--malformed", "0.05", "--duplicates", "0.05", "--shuffle", "0.1",
-                         "--late", "0.01", "--out", str(out))
+    args = simulate_args(
+        "--start",
+        "2026-11-23",
+        "--end",
+        "2026-11-23T12:00",
+        "--teams",
+        "2",
+        "--reps",
+        "4",
+        "--seed",
+        "9",
+        "--malformed",
+        "0.05",
+        "--duplicates",
+        "0.05",
+        "--shuffle",
+        "0.1",
+        "--late",
+        "0.01",
+        "--out",
+        str(out),
+    )
     assert await run_simulate(args, load_settings()) == 0
     values = list(read_jsonl(out))
     assert len(values) > 300

@@ -10,7 +10,8 @@ from typing import Any
 import orjson
 import pytest
 
-from agents.state import BufferedTable, NotFlushed, RebalanceGate, flush_tables
+from streams.errors import NotFlushed
+from streams.kafka.buffered import BufferedTable, RebalanceGate, flush_tables
 
 
 class Batch:
@@ -34,8 +35,9 @@ class Batch:
 class Producer:
     """Records what the batch API was given; `fail` deliveries fail, `hang` never complete."""
 
-    def __init__(self, capacity: int = 3, fail: int = 0, hang: bool = False,
-                 acknowledge: asyncio.Event | None = None) -> None:
+    def __init__(
+        self, capacity: int = 3, fail: int = 0, hang: bool = False, acknowledge: asyncio.Event | None = None
+    ) -> None:
         self.capacity, self.fail, self.hang, self.acknowledge = capacity, fail, hang, acknowledge
         self.sent: list[tuple[str, int, list[tuple[bytes, bytes | None]]]] = []
 
@@ -97,7 +99,7 @@ async def test_partitions_owned_elsewhere_are_never_written() -> None:
 
 
 async def test_failed_deliveries_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.state.RETRY_S", 0.01)
+    monkeypatch.setattr("streams.kafka.buffered.RETRY_S", 0.01)
     table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: {0})
     table.put("a", 0, 1)
     producer = Producer(fail=2)
@@ -106,7 +108,7 @@ async def test_failed_deliveries_are_retried(monkeypatch: pytest.MonkeyPatch) ->
 
 
 async def test_a_stopping_worker_gives_up_instead_of_committing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agents.state.RETRY_S", 0.01)
+    monkeypatch.setattr("streams.kafka.buffered.RETRY_S", 0.01)
     table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: {0})
     table.put("a", 0, 1)
     with pytest.raises(NotFlushed):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from agents.entity_state import SEP
-from agents.view import AggregateView
+from agents.aggregates.view import AggregateView
+from agents.routing import SEP
 
 
 def test_records_merge_their_sources_and_a_tombstone_deletes_the_bucket() -> None:

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from agents.contributions import ALL, BucketClock, ContributionBuilder
-from agents.entity_state import Horizon, PartialAggregates, expired_entity
-from agents.exporter import cap_reps
-from agents.kpis import series_for
+from agents.entities.state import PartialAggregates, expired_entity
+from agents.export.rows import cap_reps
+from agents.kpis import kpis_for
+from agents.kpis.model import ALL, BucketClock, ContributionBuilder
+from agents.kpis.windows import Horizon
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 
@@ -23,7 +24,9 @@ def buckets_with_one_lead(created: datetime, clock: BucketClock) -> dict[str, di
     out.add("north", "ann", us(created), "lc")
     partial = PartialAggregates()
     partial.apply(out.out)
-    return {bucket: partial.snapshot(key) for key in partial.buckets for bucket in [key[2]] if key[:2] == ("north", "ann")}
+    return {
+        bucket: partial.snapshot(key) for key in partial.buckets for bucket in [key[2]] if key[:2] == ("north", "ann")
+    }
 
 
 def value(series: list, metric: str, window: str) -> float:
@@ -31,18 +34,19 @@ def value(series: list, metric: str, window: str) -> float:
 
 
 def test_today_reads_zero_after_local_midnight_without_a_new_event() -> None:
-    clock = BucketClock(WARSAW)
+    kpis = kpis_for(WARSAW, 300_000_000)
+    series_for = kpis.series_for
     created = datetime(2026, 11, 24, 23, 50, tzinfo=WARSAW)
-    buckets = buckets_with_one_lead(created, clock)
-    before = list(series_for("north", "ann", buckets, now_us=us(created + timedelta(minutes=5)), clock=clock))
-    after = list(series_for("north", "ann", buckets, now_us=us(created + timedelta(minutes=15)), clock=clock))
+    buckets = buckets_with_one_lead(created, kpis.clock)
+    before = list(series_for("north", "ann", buckets, now_us=us(created + timedelta(minutes=5))))
+    after = list(series_for("north", "ann", buckets, now_us=us(created + timedelta(minutes=15))))
     assert value(before, "salesfloor_leads_created", "today") == 1
     assert value(after, "salesfloor_leads_created", "today") == 0
     assert value(after, "salesfloor_leads_created", "month") == 1
     assert value(after, "salesfloor_leads_created", "last_60m") == 1
-    later = list(series_for("north", "ann", buckets, now_us=us(created + timedelta(minutes=61)), clock=clock))
+    later = list(series_for("north", "ann", buckets, now_us=us(created + timedelta(minutes=61))))
     assert value(later, "salesfloor_leads_created", "last_60m") == 0
-    next_month = list(series_for("north", "ann", buckets, now_us=us(created + timedelta(days=7)), clock=clock))
+    next_month = list(series_for("north", "ann", buckets, now_us=us(created + timedelta(days=7))))
     assert value(next_month, "salesfloor_leads_created", "month") == 0
 
 
@@ -71,15 +75,25 @@ def test_partial_aggregates_drop_expired_buckets() -> None:
 
 
 def test_an_idle_entity_is_forgotten_unless_it_feeds_a_live_gauge() -> None:
-    clock = BucketClock(ZoneInfo("UTC"))
+    kpis = kpis_for(ZoneInfo("UTC"), 300_000_000)
     old = us(datetime(2026, 9, 1, tzinfo=timezone.utc))
     cutoff = us(datetime(2026, 10, 16, tzinfo=timezone.utc))
     created = {"i": "e1", "y": "lead.created", "a": old, "T": "north", "R": "ann", "L": "L1"}
-    call = {"i": "e2", "y": "call.completed", "a": old + 60_000_000, "T": "north", "R": "ann", "L": "L1",
-            "C": "c1", "d": "outbound", "o": "connected", "s": 0}
-    assert not expired_entity("LL1", [created], cutoff, clock, 300_000_000)  # still awaiting a contact
-    assert expired_entity("LL1", [created, call], cutoff, clock, 300_000_000)
-    assert not expired_entity("LL1", [created, {**call, "a": cutoff + 1}], cutoff, clock, 300_000_000)
+    call = {
+        "i": "e2",
+        "y": "call.completed",
+        "a": old + 60_000_000,
+        "T": "north",
+        "R": "ann",
+        "L": "L1",
+        "C": "c1",
+        "d": "outbound",
+        "o": "connected",
+        "s": 0,
+    }
+    assert not expired_entity("LL1", [created], cutoff, kpis)  # still awaiting a contact
+    assert expired_entity("LL1", [created, call], cutoff, kpis)
+    assert not expired_entity("LL1", [created, {**call, "a": cutoff + 1}], cutoff, kpis)
 
 
 def test_reps_past_the_limit_are_folded_into_other() -> None:

@@ -1,0 +1,68 @@
+"""The aggregate stage: keeps, per team/rep bucket, the newest snapshot from each entity partition,
+and the merged view that /metrics, the API and the wallboard read."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from agents.aggregates.view import AggregateView
+from agents.kpis.windows import Horizon
+from agents.messages import Snapshot, is_expiry, is_nudge
+from agents.routing import SEP
+from streams.kafka.buffered import StateTable
+
+log = logging.getLogger(__name__)
+
+AggregateRecord = dict[str, list[Any]]  # entity partition (text) -> [version, fields]
+
+
+class AggregateStage:
+    def __init__(
+        self, table: StateTable, view: AggregateView, foreign: Callable[[int, int, dict[str, Any]], None]
+    ) -> None:
+        self.table = table
+        self.view = view
+        self.foreign = foreign
+
+    def apply(self, partition: int, offset: int, value: dict[str, Any]) -> None:
+        """Snapshots are idempotent by version: an older one than the bucket holds is ignored."""
+        snapshots: list[Snapshot] | None = value.get("s")
+        if snapshots is None:
+            if is_expiry(value):
+                self.expire(partition, Horizon(value["day"], value["minute"]))
+            elif not is_nudge(value):
+                self.foreign(partition, offset, value)
+            return
+        table, data, view = self.table, self.table.data, self.view
+        for source_partition, version, team, rep, bucket, fields in snapshots:
+            table_key = SEP.join((team, rep, bucket))
+            record: AggregateRecord = data.get(table_key) or {}
+            source = str(source_partition)
+            current = record.get(source)
+            if current is not None and current[0] > version:
+                continue
+            record = {**record, source: [version, fields]}
+            table.put(table_key, partition, record)
+            view.put(partition, team, rep, bucket, record)
+
+    async def restored(self, event: Any) -> None:
+        """A record of Faust's tail recovery (a `faust.EventT`). A key changed here and not yet written
+        keeps its newer value, in the view as in the store (`BulkRestoredStore.apply_changelog_batch`)."""
+        if event.key not in self.table.dirty:
+            self.view.apply(event.message.partition, str(event.key), event.value)
+
+    def expire(self, partition: int, horizon: Horizon) -> None:
+        table, expired = self.table, 0
+        for (team, rep), buckets in list(self.view.buckets.items()):
+            if self.view.partition_of.get((team, rep)) != partition:
+                continue
+            for bucket in [b for b in buckets if not horizon.keeps(b)]:
+                table_key = SEP.join((team, rep, bucket))
+                if table.data.get(table_key) is not None:
+                    table.delete(table_key, partition)
+                del buckets[bucket]
+                expired += 1
+        if expired:
+            log.info("expired %d aggregate buckets of partition %d", expired, partition)

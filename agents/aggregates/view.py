@@ -1,0 +1,50 @@
+"""The aggregates this worker owns, merged across entity partitions, ready to read at scrape time."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from agents.kpis.response import OLDEST_AWAITING
+from agents.routing import SEP
+
+
+class AggregateView:
+    """team/rep → bucket → fields, summed over the entity partitions' latest snapshots."""
+
+    def __init__(self) -> None:
+        self.buckets: dict[tuple[str, str], dict[str, dict[str, int]]] = {}
+        self.partition_of: dict[tuple[str, str], int] = {}
+        self.puts: dict[tuple[str, str], int] = {}
+
+    def put(self, partition: int, team: str, rep: str, bucket: str, record: Mapping[str, Any]) -> None:
+        key = (team, rep)
+        self.partition_of[key] = partition
+        self.buckets.setdefault(key, {})[bucket] = merge(record)
+        self.puts[key] = self.puts.get(key, 0) + 1
+
+    def apply(self, partition: int, table_key: str, record: Mapping[str, Any] | None) -> None:
+        """One record of the aggregates table (`team SEP rep SEP bucket`); None, a tombstone, deletes it."""
+        team, rep, bucket = table_key.split(SEP)
+        if record is None:
+            self.buckets.get((team, rep), {}).pop(bucket, None)
+        else:
+            self.put(partition, team, rep, bucket, record)
+
+    def version(self, key: tuple[str, str]) -> tuple[int, int]:
+        """Differs from an earlier value whenever the key's buckets may have changed since, so readers
+        can cache what they derive: every put counts, and expiry deletes buckets in place (fewer)."""
+        return self.puts.get(key, 0), len(self.buckets.get(key, ()))
+
+
+def merge(record: Mapping[str, Any]) -> dict[str, int]:
+    """Sum one bucket's fields over its sources; the oldest awaiting creation is a minimum."""
+    merged: dict[str, int] = {}
+    for _version, fields in record.values():
+        for name, value in fields.items():
+            if name == OLDEST_AWAITING:
+                current = merged.get(name)
+                merged[name] = value if current is None else min(current, value)
+            else:
+                merged[name] = merged.get(name, 0) + value
+    return {name: value for name, value in merged.items() if value}

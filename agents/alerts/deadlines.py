@@ -1,0 +1,131 @@
+"""Alerts on slow lead responses (SPEC §5): one `lead.response_sla_breached` per lead and threshold,
+within seconds of the breach, while the lead is still waiting.
+
+Each entity partition keeps its waiting leads in due order, one entry a lead for its next threshold,
+so a timer pops only what is due: no task per lead and no scan of all leads. What was already alerted
+is read back from the alerts topic itself after every rebalance, so a restart neither repeats nor
+loses an alert.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from agents.kpis.model import CompactEvent, Entity
+from agents.kpis.terms import current_owner, lead_facts
+
+ALERT_TYPE = "lead.response_sla_breached"
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def rfc3339(at_us: int) -> str:
+    return (_EPOCH + timedelta(microseconds=at_us)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def waiting_since(events: list[CompactEvent]) -> int | None:
+    """The creation time of a lead still waiting for its first contact, else None."""
+    facts = lead_facts(Entity("L", events))
+    return facts.created_at if facts is not None and facts.waiting else None
+
+
+def alert_for(lead_key: str, events: list[CompactEvent], threshold_s: int, now_us: int) -> dict[str, Any]:
+    entity = Entity(lead_key, events)
+    facts = lead_facts(entity)
+    if facts is None:
+        raise ValueError(f"{lead_key}: no lead.created, no alert")
+    lead_id = lead_key[1:]
+    return {
+        "type": ALERT_TYPE,
+        "event_id": f"sla-{threshold_s}-{lead_id}",
+        "lead_id": lead_id,
+        "team_id": facts.team,
+        "rep_id": current_owner(entity, facts),
+        "created_at": rfc3339(facts.created_at),
+        "threshold_s": threshold_s,
+        "detected_at": rfc3339(now_us),
+    }
+
+
+@dataclass(slots=True)
+class _Queue:
+    """Leads due `offset_us` after their time, earliest first; a popped one moves on to `following`."""
+
+    threshold: int
+    offset_us: int
+    following: _Queue | None = None
+    heap: list[tuple[int, str]] = field(default_factory=list)  # time µs, lead key
+
+    def head(self) -> tuple[int, int, str]:
+        """The first deadline, ordered like the alerts it raises: due time, threshold, lead."""
+        at_us, lead_key = self.heap[0]
+        return at_us + self.offset_us, self.threshold, lead_key
+
+    def deadlines(self) -> int:
+        """Deadlines of the leads in this queue, their later thresholds included."""
+        per_lead, later = 1, self.following
+        while later is not None:
+            per_lead, later = per_lead + 1, later.following
+        return len(self.heap) * per_lead
+
+
+@dataclass
+class Deadlines:
+    """Due times of one partition's waiting leads, earliest first.
+
+    A lead waits in one queue at a time, that of its next threshold, as `(created µs, lead key)`: within
+    a queue creation order is due order, and the creation time is the int its lead's events already
+    hold. Popping a threshold queues the lead for the next one."""
+
+    schedules: dict[tuple[int, ...], list[_Queue]] = field(default_factory=dict)  # sorted thresholds
+    retries: dict[int, _Queue] = field(default_factory=dict)  # threshold -> alerts to send again
+    queues: list[_Queue] = field(default_factory=list)
+    watched: set[str] = field(default_factory=set)
+
+    def watch(self, lead_key: str, created_us: int, thresholds: Iterable[int], oldest_due_us: int) -> None:
+        """Schedule a lead's thresholds once; breaches older than the alerts' retention are not raised."""
+        if lead_key in self.watched:
+            return
+        self.watched.add(lead_key)
+        schedule = tuple(sorted(set(thresholds)))
+        chain = self.schedules.get(schedule)
+        if chain is None:
+            chain = self.schedules[schedule] = self._chain(schedule)
+        for queue in chain:
+            if created_us + queue.offset_us >= oldest_due_us:
+                heapq.heappush(queue.heap, (created_us, lead_key))
+                return
+
+    def pop_due(self, now_us: int) -> list[tuple[int, str]]:
+        due: list[tuple[int, str]] = []
+        while True:
+            queue = min((q for q in self.queues if q.heap), key=_Queue.head, default=None)
+            if queue is None or queue.head()[0] > now_us:
+                return due
+            entry = heapq.heappop(queue.heap)
+            if queue.following is not None:
+                heapq.heappush(queue.following.heap, entry)
+            due.append((queue.threshold, entry[1]))
+
+    def retry(self, due: list[tuple[int, str]], at_us: int) -> None:
+        """Put back alerts that could not be sent, due again right away."""
+        for threshold, lead_key in due:
+            queue = self.retries.get(threshold)
+            if queue is None:
+                queue = self.retries[threshold] = _Queue(threshold, 0)
+                self.queues.append(queue)
+            heapq.heappush(queue.heap, (at_us, lead_key))
+
+    def _chain(self, schedule: tuple[int, ...]) -> list[_Queue]:
+        """One queue per threshold, each leading to the next."""
+        chain: list[_Queue] = []
+        for threshold in reversed(schedule):
+            chain.insert(0, _Queue(threshold, threshold * 1_000_000, chain[0] if chain else None))
+        self.queues.extend(chain)
+        return chain
+
+    def __len__(self) -> int:
+        return sum(queue.deadlines() for queue in self.queues)

@@ -1,0 +1,117 @@
+"""The alert stage: watches the leads the entity stage changes and sends each breach once (SPEC §5).
+
+What was already alerted is read back from the alerts topic itself after every rebalance (whoever
+sent it), so a restart neither repeats nor loses an alert; until that read is done, nothing is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+
+from agents.alerts.deadlines import Deadlines, alert_for, waiting_since
+from agents.entities.state import EntityState
+from agents.kpis.model import ALL, CompactEvent
+from agents.kpis.windows import now_us
+from agents.routing import SEP
+from streams.kafka.buffered import StateTable
+from streams.kafka.read_to_end import read_to_end
+from streams.settings import Settings
+
+log = logging.getLogger(__name__)
+
+READ_BACK_TIMEOUT_S = 60
+
+
+class AlertStage:
+    def __init__(
+        self,
+        settings: Settings,
+        entities: StateTable,
+        topic: str,
+        send: Callable[[bytes, dict[str, Any]], Awaitable[None]],
+        on_breach: Callable[[str, int], None],
+    ) -> None:
+        self.settings = settings
+        self.entities = entities  # the entity table: a lead's current events
+        self.topic = topic
+        self.send = send  # returns once the broker has the alert
+        self.on_breach = on_breach  # team, threshold
+        self.deadlines: dict[int, Deadlines] = {}
+        self.alerted: set[tuple[str, int]] | None = None  # (lead id, threshold) already in the alerts topic
+        self._loading: asyncio.Future[None] | None = None
+
+    def watch(self, partition: int, table_key: str, events: list[CompactEvent]) -> None:
+        """Deadlines hold the table key: for a lead created here it is the very string the table's dict
+        holds, so a waiting lead's deadline costs no string of its own."""
+        created = waiting_since(events)
+        if created is not None:
+            deadlines = self.deadlines.get(partition)
+            if deadlines is None:
+                deadlines = self.deadlines[partition] = Deadlines()
+            s = self.settings
+            deadlines.watch(table_key, created, s.thresholds, now_us() - s.retention_us)
+
+    def forget(self) -> None:
+        """Before the entity stage rebuilds: deadlines come back with its leads, and what was sent is
+        read back again (another worker may have alerted for these leads)."""
+        self.deadlines = {}
+        self.alerted = None
+
+    async def raise_due(self, assigned: set[int]) -> None:
+        """Send the alerts that fell due in the assigned partitions, each once."""
+        alerted = self.alerted
+        if alerted is None:
+            if self._loading is None or self._loading.done():
+                self._loading = asyncio.ensure_future(self._load_alerted())
+            return  # still reading back what was sent before
+        now = now_us()
+        for partition, deadlines in list(self.deadlines.items()):
+            if partition not in assigned:
+                continue
+            due = deadlines.pop_due(now)
+            for n, (threshold, table_key) in enumerate(due):
+                if self.alerted is not alerted:
+                    return  # a rebalance rebuilt the deadlines and reads the sent alerts back
+                lead_key = table_key.partition(SEP)[2]
+                lead_id = lead_key[1:]
+                if (lead_id, threshold) in alerted:
+                    continue
+                stored = self.entities.data.get(table_key)
+                state: EntityState | None = None if stored is None else orjson.loads(stored)
+                if state is None or waiting_since(state["e"]) is None:
+                    continue
+                alert = alert_for(lead_key, state["e"], threshold, now_us())
+                try:
+                    await self.send(lead_id.encode(), alert)
+                except Exception:  # the broker is away: try these again next round
+                    log.exception("could not send alerts; retrying")
+                    deadlines.retry(due[n:], now)
+                    return
+                alerted.add((lead_id, threshold))
+                for team in (alert["team_id"], ALL):
+                    self.on_breach(team, threshold)
+
+    async def _load_alerted(self) -> None:
+        try:
+            self.alerted = await asyncio.wait_for(self._read_alerted(), timeout=READ_BACK_TIMEOUT_S)
+        except Exception:  # retried by the next alert round; no alert goes out meanwhile
+            log.exception("could not read back the alerts topic; retrying")
+        else:
+            log.info("%d alerts already sent", len(self.alerted))
+
+    async def _read_alerted(self) -> set[tuple[str, int]]:
+        """Read the alerts topic to its end: what is there was sent, whoever sent it."""
+        alerted: set[tuple[str, int]] = set()
+        async for _, records in read_to_end(self.settings.aiokafka_kwargs(), self.topic):
+            for record in records:
+                try:
+                    alert = orjson.loads(record.value)
+                    alerted.add((str(alert["lead_id"]), int(alert["threshold_s"])))
+                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                    log.warning("ignored a foreign record in %s at offset %d", self.topic, record.offset)
+        return alerted

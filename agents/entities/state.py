@@ -1,0 +1,210 @@
+"""Per-entity state (a lead, an email, a deal, a call, a target) and the partial aggregates that one
+partition's entities add up to.
+
+An entity's state is the set of its distinct events, so applying an event twice or out of order
+cannot change the result; its contribution to the aggregates is recomputed from that set and the
+aggregates move by the difference.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final, Literal, TypedDict
+
+from agents.kpis.model import LIVE, CompactEvent, Contribution
+from agents.kpis.response import OLDEST_AWAITING
+from agents.kpis.series import Kpis
+from agents.kpis.windows import Horizon
+from agents.routing import SEP
+from streams.records import CallCompleted, DealEvent, Event, TargetSet, event_type
+
+AggregateKey = tuple[str, str, str]  # team, rep, bucket
+# the id fields `compact` copies, with the CompactEvent keys they go to
+_ID_FIELDS: Final[tuple[tuple[str, Literal["E", "D", "C"]], ...]] = (
+    ("email_id", "E"),
+    ("deal_id", "D"),
+    ("call_id", "C"),
+)
+
+
+def compact(event: Event) -> CompactEvent:
+    """The few fields the KPIs need, with amounts and durations in exact integer micro-units."""
+    out: CompactEvent = {
+        "i": event.event_id,
+        "y": event_type(event),
+        "a": event.at_us,
+        "T": event.team_id,
+        "R": event.rep_id,
+    }
+    lead = getattr(event, "lead_id", None)
+    if lead is not None:
+        out["L"] = lead
+    for name, short in _ID_FIELDS:
+        value = getattr(event, name, None)
+        if value is not None:
+            out[short] = value
+    if isinstance(event, CallCompleted):
+        out["d"], out["o"], out["s"] = event.direction, event.outcome, round(event.duration_s * 1_000_000)
+    elif isinstance(event, DealEvent):
+        out["m"] = None if event.amount is None else round(event.amount * 1_000_000)
+    elif isinstance(event, TargetSet):
+        out["P"], out["v"] = event.period, round(event.value * 1_000_000)
+    return out
+
+
+def entity_keys(event: CompactEvent) -> list[str]:
+    """The entities an event belongs to; the first one owns its event counts."""
+    kind = event["y"]
+    lead = event.get("L")
+    if kind.startswith("lead."):
+        return ["L" + event["L"]]  # a lead event always has its lead
+    if kind == "call.completed":
+        return ["L" + lead] if lead else ["C" + event["C"]]
+    if kind.startswith("email."):
+        keys = ["E" + event["E"]]
+        return keys + ["L" + lead] if lead and kind == "email.sent" else keys
+    if kind.startswith("deal."):
+        keys = ["D" + event["D"]]
+        return keys + ["L" + lead] if lead and kind == "deal.created" else keys
+    return ["T" + SEP.join((event["T"], event["R"] or "", event["P"]))]
+
+
+class EntityState(TypedDict, total=False):
+    """What the entity table stores per entity (as orjson): its distinct events, and the offset of the
+    entity-topic message that last changed it."""
+
+    e: list[CompactEvent]
+    o: int
+
+
+def apply_events(state: EntityState | None, events: Iterable[CompactEvent]) -> tuple[EntityState, set[str]]:
+    """Add the events not seen before to an entity state; returns the state and the ids added."""
+    stored: list[CompactEvent] = list(state["e"]) if state else []
+    seen = {e["i"] for e in stored}
+    added: set[str] = set()
+    for event in events:
+        if event["i"] not in seen:
+            seen.add(event["i"])
+            stored.append(event)
+            added.add(event["i"])
+    return {"e": stored}, added
+
+
+class AwaitingTimes:
+    """The creation times (µs) of one bucket's awaiting leads, as a multiset whose minimum is read at
+    every ship: a min-heap of ints (8 bytes a lead beside the int), removals set aside until they
+    reach the top or are half the heap, so both the change and the oldest are O(log n) amortized."""
+
+    __slots__ = ("heap", "removed", "stale")
+
+    def __init__(self) -> None:
+        self.heap: list[int] = []
+        self.removed: dict[int, int] = {}  # time -> removals still in the heap (or below zero)
+        self.stale = 0  # removals since the heap was last rebuilt
+
+    def add(self, created_us: int, count: int) -> None:
+        """Move the count of one creation time (a lead's contribution is +1 or -1)."""
+        removed = self.removed
+        if count < 0:
+            removed[created_us] = removed.get(created_us, 0) - count
+            self.stale -= count
+            if self.stale > 16 and 2 * self.stale > len(self.heap):
+                self._rebuild()
+            return
+        pending = removed.pop(created_us, 0)
+        if pending > count:
+            removed[created_us] = pending - count
+        for _ in range(count - pending):
+            heapq.heappush(self.heap, created_us)
+
+    def oldest(self) -> int | None:
+        heap, removed = self.heap, self.removed
+        while heap:
+            pending = removed.get(heap[0])
+            if not pending:
+                return heap[0]
+            if pending == 1:
+                del removed[heap[0]]
+            else:
+                removed[heap[0]] = pending - 1
+            heapq.heappop(heap)
+        return None
+
+    def _rebuild(self) -> None:
+        removed = self.removed
+        kept: list[int] = []
+        for created_us in self.heap:
+            pending = removed.get(created_us)
+            if not pending:
+                kept.append(created_us)
+            elif pending == 1:
+                del removed[created_us]
+            else:
+                removed[created_us] = pending - 1
+        heapq.heapify(kept)
+        self.heap, self.stale = kept, 0
+
+
+@dataclass
+class PartialAggregates:
+    """The sum of the contributions of one partition's entities, and which buckets changed."""
+
+    buckets: dict[AggregateKey, dict[str, int]] = field(default_factory=dict)
+    awaiting: dict[AggregateKey, AwaitingTimes] = field(default_factory=dict)
+    dirty: set[AggregateKey] = field(default_factory=set)
+
+    def apply(self, delta: Contribution) -> None:
+        buckets, dirty = self.buckets, self.dirty
+        for (team, rep, bucket, name), value in delta.items():
+            key = (team, rep, bucket)
+            dirty.add(key)
+            if isinstance(name, int):
+                self._apply_awaiting(key, name, value)
+                continue
+            fields = buckets.get(key)
+            if fields is None:
+                fields = buckets[key] = {}
+            total = fields.get(name, 0) + value
+            if total:
+                fields[name] = total
+            else:
+                fields.pop(name, None)
+
+    def _apply_awaiting(self, key: AggregateKey, created_us: int, count: int) -> None:
+        times = self.awaiting.get(key)
+        if times is None:
+            times = self.awaiting[key] = AwaitingTimes()
+        times.add(created_us, count)
+        if times.oldest() is None and not times.removed:
+            del self.awaiting[key]
+
+    def snapshot(self, key: AggregateKey) -> dict[str, int]:
+        """The fields shipped for a bucket, with the oldest awaiting lead's creation time in live ones."""
+        out = dict(self.buckets.get(key, {}))
+        times = self.awaiting.get(key)
+        oldest = None if times is None else times.oldest()
+        if oldest is not None:
+            out[OLDEST_AWAITING] = oldest
+        return out
+
+    def take_dirty(self) -> list[AggregateKey]:
+        dirty, self.dirty = self.dirty, set()
+        return sorted(dirty)
+
+    def expire(self, horizon: Horizon) -> int:
+        """Drop expired buckets (they are not shipped again); returns how many."""
+        expired = [key for key in self.buckets if not horizon.keeps(key[2])]
+        for key in expired:
+            del self.buckets[key]
+            self.awaiting.pop(key, None)
+            self.dirty.discard(key)
+        return len(expired)
+
+
+def expired_entity(key: str, events: list[CompactEvent], cutoff_us: int, kpis: Kpis) -> bool:
+    """An entity idle since before the cutoff that adds nothing to a live gauge can be forgotten."""
+    if max(event["a"] for event in events) >= cutoff_us:
+        return False
+    return not any(k[2] == LIVE for k in kpis.contribution(key, events))

@@ -1,0 +1,1 @@
+"""The read side: KPI gauges built at scrape time, operations metrics, consumer lag and health."""

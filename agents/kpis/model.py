@@ -1,0 +1,207 @@
+"""The vocabulary every KPI family shares: the compact event, the entity, buckets, contributions and
+the `Family` a KPI module declares.
+
+A contribution maps `(team, rep, bucket, field)` to a number. Buckets are `d<YYYY-MM-DD>` (local
+business day), `m<epoch minute>`, `p<YYYY-MM>` (target period) and `live` (state right now). A field
+is a name, or, in the team and floor `live` buckets, the creation time (µs, an int) of an awaiting lead
+counted once: a lead's answer then moves that time's count by exactly -1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, NotRequired, TypedDict
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from agents.kpis.terms import LeadFacts
+
+ALL = "_all"
+UNASSIGNED = "_unassigned"
+LIVE = "live"
+MINUTE_US = 60_000_000
+MICRO = 1_000_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+class CompactEvent(TypedDict):
+    """The few fields of an event the KPIs need, as the entity stage stores them (one-letter keys keep
+    a stored lead at ~200 bytes); amounts and durations in exact integer micro-units."""
+
+    i: str  # event_id
+    y: str  # type
+    a: int  # occurred_at, µs since the epoch
+    T: str  # team_id
+    R: str | None  # rep_id
+    L: NotRequired[str]  # lead_id
+    E: NotRequired[str]  # email_id
+    D: NotRequired[str]  # deal_id
+    C: NotRequired[str]  # call_id
+    d: NotRequired[str]  # call direction
+    o: NotRequired[str]  # call outcome
+    s: NotRequired[int]  # call duration, µs
+    m: NotRequired[int | None]  # deal amount, micro-units
+    P: NotRequired[str]  # target period
+    v: NotRequired[int]  # target value, micro-units
+
+
+class Entity:
+    """One entity's key (kind letter + id: `L`ead, `E`mail, `D`eal, `C`all, `T`arget) and its distinct
+    events, with its events by type and its lead facts worked out once for all families."""
+
+    __slots__ = ("_by_type", "events", "key", "kind", "lead")
+
+    def __init__(self, key: str, events: list[CompactEvent]) -> None:
+        self.key = key
+        self.kind = key[0]
+        self.events = events
+        self.lead: LeadFacts | None = None  # set by `terms.lead_facts` on first use
+        self._by_type: dict[str, list[CompactEvent]] | None = None
+
+    def of(self, kind: str) -> list[CompactEvent]:
+        """This entity's events of one type, in arrival order."""
+        by_type = self._by_type
+        if by_type is None:
+            by_type = self._by_type = {}
+            for event in self.events:
+                by_type.setdefault(event["y"], []).append(event)
+        return by_type.get(kind, [])
+
+
+Key = tuple[str, str, str, str | int]  # team, rep, bucket, field name or awaiting lead's creation µs
+Contribution = dict[Key, int]
+Fields = Mapping[str, int]
+Labels = dict[str, str]
+Series = tuple[str, Labels, float]
+
+
+class BucketClock:
+    """Maps event times to bucket names in the business time zone (cached per hour, DST-safe)."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        self.zone = zone
+        self._day_of_hour: dict[int, str] = {}
+        # Minute buckets only serve `last_60m`; older ones are not worth computing or shipping.
+        # The worker moves this forward on the wall clock (two hours back); 0 keeps every minute.
+        self.first_minute = 0
+
+    def day(self, at_us: int) -> str:
+        hour = at_us // 3_600_000_000
+        day = self._day_of_hour.get(hour)
+        if day is not None:
+            return day
+        first = (_EPOCH + timedelta(hours=hour)).astimezone(self.zone).date()
+        last = (_EPOCH + timedelta(hours=hour, seconds=3599.999999)).astimezone(self.zone).date()
+        if first != last:  # a local midnight inside this UTC hour (zones with a half-hour offset)
+            return "d" + (_EPOCH + timedelta(microseconds=at_us)).astimezone(self.zone).date().isoformat()
+        if len(self._day_of_hour) > 100_000:
+            self._day_of_hour.clear()
+        day = self._day_of_hour[hour] = "d" + first.isoformat()
+        return day
+
+    @staticmethod
+    def minute(at_us: int) -> str:
+        return f"m{at_us // MINUTE_US}"
+
+
+class ContributionBuilder:
+    """Collects one entity's contribution, expanding each value to rep, team and floor."""
+
+    __slots__ = ("clock", "out")
+
+    def __init__(self, clock: BucketClock) -> None:
+        self.clock = clock
+        self.out: Contribution = {}
+
+    def _put(self, key: Key, value: int) -> None:
+        out = self.out
+        out[key] = out.get(key, 0) + value
+
+    def add(self, team: str, rep: str, at_us: int, field: str, value: int = 1) -> None:
+        """A windowed value at event time `at_us`: in its day and minute buckets, at every level."""
+        day = self.clock.day(at_us)
+        levels = ((team, rep), (team, ALL), (ALL, ALL))
+        for level_team, level_rep in levels:
+            self._put((level_team, level_rep, day, field), value)
+        if at_us // MINUTE_US >= self.clock.first_minute:
+            minute = f"m{at_us // MINUTE_US}"
+            for level_team, level_rep in levels:
+                self._put((level_team, level_rep, minute, field), value)
+
+    def add_live(self, team: str, rep: str, field: str, value: int = 1) -> None:
+        for level_team, level_rep in ((team, rep), (team, ALL), (ALL, ALL)):
+            self._put((level_team, level_rep, LIVE, field), value)
+
+    def add_awaiting_since(self, team: str, created_us: int) -> None:
+        """An awaiting lead's creation time, for the team's and the floor's oldest awaiting lead."""
+        self._put((team, ALL, LIVE, created_us), 1)
+        self._put((ALL, ALL, LIVE, created_us), 1)
+
+    def set_exact(self, team: str, rep: str, bucket: str, field: str, value: int) -> None:
+        """A value for one level only (targets are set per team or per rep, never summed)."""
+        self._put((team, rep, bucket, field), value)
+
+
+def difference(new: Mapping[Key, int], old: Mapping[Key, int]) -> Contribution:
+    """`new - old` without zero entries."""
+    delta: Contribution = {}
+    for key, value in new.items():
+        change = value - old.get(key, 0)
+        if change:
+            delta[key] = change
+    for key, value in old.items():
+        if key not in new and value:
+            delta[key] = -value
+    return delta
+
+
+def earliest(events: Iterable[CompactEvent]) -> CompactEvent | None:
+    """The earliest event by time; equal times ordered by event id."""
+    return min(events, key=_order, default=None)
+
+
+def latest(events: Iterable[CompactEvent]) -> CompactEvent | None:
+    return max(events, key=_order, default=None)
+
+
+def _order(event: CompactEvent) -> tuple[int, str]:
+    return event["a"], event["i"]
+
+
+def by_time(events: Iterable[CompactEvent]) -> list[CompactEvent]:
+    return sorted(events, key=_order)
+
+
+# metric name, field, scale (micro-units to base units)
+Count = tuple[str, str, int]
+# metric name, numerator field, denominator fields (summed), numerator scale; not exported when 0
+Ratio = tuple[str, str, tuple[str, ...], int]
+
+
+@dataclass(frozen=True)
+class MonthContext:
+    """What a month-only KPI (targets) reads: the month's summed fields and the key's buckets."""
+
+    acc: Fields
+    buckets: Mapping[str, Fields]
+    labels: Labels
+    period: str  # YYYY-MM
+
+
+@dataclass(frozen=True)
+class Family:
+    """One KPI family, declared by its module: what an entity contributes, the fields it writes,
+    and how those fields become the series of SPEC §4."""
+
+    name: str
+    kinds: str  # the entity kinds whose events it reads
+    contribute: Callable[[Entity, ContributionBuilder], None]
+    fields: tuple[str, ...]  # field names (or prefixes) it writes, unique across families
+    counts: tuple[Count, ...] = ()
+    ratios: tuple[Ratio, ...] = ()
+    windowed: Callable[[Fields, Labels], Iterator[Series]] | None = None  # series beyond counts and ratios
+    monthly: Callable[[MonthContext], Iterator[Series]] | None = None  # window `month` only, not the floor
+    live: Callable[[Fields, str, str, int], Iterator[Series]] | None = None  # live fields, team, rep, now µs
+    help: Mapping[str, str] | None = None  # HELP text of metrics whose name says too little

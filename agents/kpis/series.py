@@ -1,0 +1,90 @@
+"""The generic half of every KPI: an entity's contribution from the families that read its kind,
+and a team/rep's series from the fields its buckets add up to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import date
+
+from agents.kpis.model import (
+    ALL,
+    LIVE,
+    BucketClock,
+    CompactEvent,
+    Contribution,
+    ContributionBuilder,
+    Entity,
+    Family,
+    Fields,
+    Labels,
+    MonthContext,
+    Series,
+)
+from agents.kpis.windows import WINDOWS, sum_fields, window_buckets
+
+
+class Kpis:
+    """The registered families, indexed by the entity kinds they read."""
+
+    def __init__(self, families: tuple[Family, ...], clock: BucketClock) -> None:
+        self.families = families
+        self.clock = clock
+        self._by_kind: dict[str, tuple[Family, ...]] = {}
+        for family in families:
+            for kind in family.kinds:
+                self._by_kind[kind] = (*self._by_kind.get(kind, ()), family)
+        self.help: dict[str, str] = {}
+        for family in families:
+            self.help.update(family.help or {})
+
+    def contribution(self, key: str, events: list[CompactEvent]) -> Contribution:
+        """What the entity `key` with these events adds to the aggregates."""
+        out = ContributionBuilder(self.clock)
+        entity = Entity(key, events)
+        for family in self._by_kind.get(entity.kind, ()):
+            family.contribute(entity, out)
+        return out.out
+
+    def windowed(self, acc: Fields, labels: Labels) -> Iterator[Series]:
+        """Every windowed KPI of one team/rep/window from its summed fields."""
+        for family in self.families:
+            for metric, name, scale in family.counts:
+                yield metric, labels, acc.get(name, 0) / scale
+            for metric, num, dens, scale in family.ratios:
+                denominator = sum(acc.get(d, 0) for d in dens)
+                if denominator > 0:
+                    yield metric, labels, acc.get(num, 0) / scale / denominator
+            if family.windowed is not None:
+                yield from family.windowed(acc, labels)
+
+    def monthly(self, month: MonthContext) -> Iterator[Series]:
+        for family in self.families:
+            if family.monthly is not None:
+                yield from family.monthly(month)
+
+    def series_for(
+        self,
+        team: str,
+        rep: str,
+        buckets: Mapping[str, Fields],
+        *,
+        now_us: int,
+        day: date | None = None,
+    ) -> Iterator[Series]:
+        """All series of one team/rep: every window, the month-only ones, and the live gauges (not for
+        a past `day`)."""
+        clock = self.clock
+        windows = ("today", "month") if day is not None else WINDOWS
+        for window in windows:
+            labels = {"team": team, "rep": rep, "window": window}
+            acc = sum_fields(buckets, window_buckets(window, now_us, clock, day))
+            yield from self.windowed(acc, labels)
+            if window == "month" and team != ALL:
+                period = (day.isoformat() if day else clock.day(now_us)[1:])[:7]
+                yield from self.monthly(MonthContext(acc, buckets, labels, period))
+        if day is not None:
+            return
+        live = buckets.get(LIVE, {})
+        for family in self.families:
+            if family.live is not None:
+                yield from family.live(live, team, rep, now_us)

@@ -1,0 +1,68 @@
+"""The messages of the worker's two internal topics, typed: what ingest routes to the entity stage,
+what the entity stage ships to the aggregate stage, and the control messages both read."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, TypedDict, TypeGuard
+
+from agents.kpis.model import BucketClock, CompactEvent
+from agents.kpis.windows import Horizon
+
+log = logging.getLogger(__name__)
+
+# entity key, event, input topic, primary (the entity that counts the event for duplicates);
+# JSON arrays on the wire
+RoutedEvent = tuple[str, CompactEvent, str, bool]
+# entity partition, its version (entity-topic offset), team, rep, bucket, fields
+Snapshot = tuple[int, int, str, str, str, dict[str, int]]
+NUDGE = "nudge"  # the key of a message that only shows the agent its next offset
+
+
+class EntityBatch(TypedDict):
+    b: list[RoutedEvent]
+
+
+class SnapshotBatch(TypedDict):
+    s: list[Snapshot]
+
+
+class ExpiryRequest(TypedDict):
+    """Drop what left the retention: entities idle since `cutoff` (µs), buckets before `day`/`minute`."""
+
+    cutoff: int
+    day: str
+    minute: int
+
+
+def expiry_request(now_us: int, retention_us: int, clock: BucketClock) -> ExpiryRequest:
+    horizon = Horizon.at(now_us, retention_us, clock)
+    return {"cutoff": now_us - retention_us, "day": horizon.first_day, "minute": horizon.first_minute}
+
+
+def is_expiry(value: dict[str, Any]) -> TypeGuard[ExpiryRequest]:
+    return "day" in value
+
+
+def is_nudge(value: dict[str, Any]) -> bool:
+    return NUDGE in value
+
+
+def foreign_messages(topic: str) -> Callable[[int, int, dict[str, Any]], None]:
+    """What a stage does with an internal message this version does not know (written by an older
+    one): skip it, not fatal; logged once per partition."""
+    seen: set[int] = set()
+
+    def skip(partition: int, offset: int, value: dict[str, Any]) -> None:
+        if partition not in seen:
+            seen.add(partition)
+            log.warning(
+                "skipping messages of another version in %s[%d], the first at offset %d (keys %s)",
+                topic,
+                partition,
+                offset,
+                sorted(value)[:5],
+            )
+
+    return skip

@@ -1,0 +1,1 @@
+"""The web port: /metrics, the JSON API, health and the wallboard."""

@@ -1,0 +1,1 @@
+"""Audit tooling: the reference KPI computation (`salesfloor recompute`), independent of the engine."""

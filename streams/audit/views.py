@@ -1,0 +1,177 @@
+"""The first half of the reference computation (`streams.audit.reference`): events parsed on integer
+microseconds, late and repeated ones dropped, then replayed into entity views in event-time order."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ALL = "_all"
+UNASSIGNED = "_unassigned"
+US = 1_000_000  # microseconds per second
+MINUTE_US = 60 * US
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})")
+
+
+# --------------------------------------------------------------------------------------------- time
+
+
+def to_us(moment: datetime) -> int:
+    """Integer microseconds since the epoch of an aware datetime (exact)."""
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime: an offset or time zone is required")
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def parse_time(text: str) -> int:
+    """RFC 3339 timestamp -> microseconds since the epoch (fraction truncated to 6 digits)."""
+    match = _RFC3339.fullmatch(text.strip().upper())
+    if match is None:
+        raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    base, fraction, offset = match.groups()
+    micros = (fraction or "")[:6].ljust(6, "0")
+    offset = "+00:00" if offset == "Z" else offset
+    return to_us(datetime.fromisoformat(f"{base}.{micros}{offset}"))
+
+
+@dataclass(frozen=True)
+class Windows:
+    """Which windows a moment falls in: local day, local month, and the last 60 epoch minutes."""
+
+    zone: ZoneInfo
+    today: date
+    minute: int | None  # M = floor(now / 60 s); None when last_60m is not computed
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return ("today", "month") if self.minute is None else ("today", "month", "last_60m")
+
+    @property
+    def period(self) -> str:
+        return f"{self.today.year:04d}-{self.today.month:02d}"
+
+    def of(self, t_us: int) -> tuple[str, ...]:
+        local = (_EPOCH + timedelta(microseconds=t_us)).astimezone(self.zone).date()
+        found: list[str] = []
+        if local == self.today:
+            found.append("today")
+        if (local.year, local.month) == (self.today.year, self.today.month):
+            found.append("month")
+        if self.minute is not None and self.minute - 59 <= t_us // MINUTE_US <= self.minute:
+            found.append("last_60m")
+        return tuple(found)
+
+
+# ---------------------------------------------------------------------------------- entity views
+
+
+@dataclass(frozen=True, order=True)
+class Event:
+    """One accepted event. Ordering is event time, then ``event_id`` (the kpi-rules tie-break)."""
+
+    t: int
+    event_id: str
+    type: str
+    team: str
+    rep: str | None
+    data: Mapping[str, Any] = field(compare=False, repr=False)
+
+    def get(self, name: str) -> Any:
+        return self.data.get(name)
+
+
+@dataclass
+class Lead:
+    created: Event | None = None  # earliest lead.created
+    assigned: Event | None = None  # latest lead.assigned
+    contacts: list[Event] = field(default_factory=list)  # in event-time order
+    conversion: Event | None = None  # earliest deal.created carrying this lead_id
+    disqualified: bool = False
+
+    @property
+    def owner(self) -> str:
+        assert self.created is not None
+        return self.created.rep or UNASSIGNED
+
+    @property
+    def current_owner(self) -> str:
+        if self.assigned is None:
+            return self.owner
+        return self.assigned.rep or UNASSIGNED
+
+
+@dataclass
+class Views:
+    leads: dict[str, Lead] = field(default_factory=lambda: defaultdict(Lead))
+    emails: dict[str, Event] = field(default_factory=dict)  # email_id -> earliest email.sent
+    email_actions: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # type -> ids
+    calls: list[Event] = field(default_factory=list)
+    deal_events: list[Event] = field(default_factory=list)  # deal.created / won / lost
+    deal_created: dict[str, Event] = field(default_factory=dict)  # deal_id -> earliest deal.created
+    deals_closed: set[str] = field(default_factory=set)  # deal_ids with a deal.won or deal.lost
+    targets: dict[tuple[str, str, str], Event] = field(default_factory=dict)  # latest target.set
+
+
+def accepted_events(events: Iterable[Mapping[str, Any]], now_us: int, retention_us: int) -> list[Event]:
+    """Parse, drop late events, then drop repeated event_ids (first occurrence in arrival order wins).
+
+    Late events are dropped first because a late event "changes no state", not even the duplicate
+    filter's memory of seen ids.
+    """
+    seen: set[str] = set()
+    accepted: list[Event] = []
+    for raw in events:
+        t = parse_time(raw["occurred_at"])
+        if t < now_us - retention_us or raw["event_id"] in seen:
+            continue
+        seen.add(raw["event_id"])
+        accepted.append(Event(t, raw["event_id"], raw["type"], raw["team_id"], raw.get("rep_id"), raw))
+    return accepted
+
+
+def is_contact(event: Event) -> bool:
+    """SPEC §4 contact (calls only; an email contact is its email's earliest email.sent)."""
+    if event.type != "call.completed" or not event.get("lead_id"):
+        return False
+    return bool(event.get("direction") == "outbound" or event.get("outcome") == "connected")
+
+
+def build_views(events: list[Event]) -> Views:
+    views = Views()
+    for e in sorted(events):  # event-time order: first seen = earliest, last seen = latest
+        lead_id = e.get("lead_id")
+        if e.type == "lead.created":
+            if views.leads[lead_id].created is None:
+                views.leads[lead_id].created = e
+        elif e.type == "lead.assigned":
+            views.leads[lead_id].assigned = e
+        elif e.type == "lead.disqualified":
+            views.leads[lead_id].disqualified = True
+        elif e.type == "call.completed":
+            views.calls.append(e)
+            if is_contact(e):
+                views.leads[lead_id].contacts.append(e)
+        elif e.type == "email.sent":
+            if e.get("email_id") not in views.emails:
+                views.emails[e.get("email_id")] = e
+                if lead_id:
+                    views.leads[lead_id].contacts.append(e)
+        elif e.type in ("email.opened", "email.clicked", "email.replied"):
+            views.email_actions[e.type].add(e.get("email_id"))
+        elif e.type in ("deal.created", "deal.won", "deal.lost"):
+            views.deal_events.append(e)
+            if e.type == "deal.created":
+                views.deal_created.setdefault(e.get("deal_id"), e)
+                if lead_id and views.leads[lead_id].conversion is None:
+                    views.leads[lead_id].conversion = e
+            else:
+                views.deals_closed.add(e.get("deal_id"))
+        elif e.type == "target.set":
+            views.targets[(e.team, e.rep or ALL, e.get("period"))] = e
+    return views

@@ -1,0 +1,95 @@
+"""A small fix to how Faust's producer buffer flushes, applied once when the app is built.
+
+faust-streaming 0.15.3's `ProducerBuffer.flush()` returns while a message taken off its queue is still
+being handed to the Kafka client, and gives up after 0.1 s without progress. The consumer flushes
+the producer right before committing offsets, so a commit could cover an event whose table
+changelog record or routed message was not yet sent; a crash at that moment lost it (seen in the
+scale-out test as one missing call). The fixed flush waits until the queue is empty and nothing is
+in flight; the Kafka client's own flush then waits for the broker's acknowledgement.
+
+It also gives an app two hooks (`set_hooks`): one that runs before every offset commit, where the
+worker writes its buffered table state (see `buffered.py`); when it returns False (a rebalance is under
+way) the commit is skipped, as Faust skips one for revoked partitions. And one that Faust calls after
+seeking its partitions back to their committed offsets, with where they are, so the agents notice a
+message Faust skipped (see `gaps.py`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from faust.transport.consumer import Consumer
+from faust.transport.producer import ProducerBuffer
+
+from streams.kafka.internals import read_offsets
+
+
+@dataclass(frozen=True)
+class Hooks:
+    before_commit: Callable[[], Awaitable[bool]]
+    sought: Callable[[Mapping[Any, int | None]], None]
+
+
+_HOOKS: weakref.WeakKeyDictionary[Any, Hooks] = weakref.WeakKeyDictionary()
+
+
+def set_hooks(app: Any, hooks: Hooks) -> None:
+    """Install the worker's hooks for one Faust app."""
+    _HOOKS[app] = hooks
+
+
+_original_send_pending = ProducerBuffer._send_pending  # noqa: SLF001 - the method the patch wraps
+_original_commit_offsets = Consumer._commit_offsets  # noqa: SLF001 - the method the patch wraps
+_original_perform_seek = Consumer.perform_seek
+
+
+async def _send_pending(self: Any, fut: Any) -> None:
+    self._salesfloor_in_flight = getattr(self, "_salesfloor_in_flight", 0) + 1
+    try:
+        await _original_send_pending(self, fut)
+    finally:
+        self._salesfloor_in_flight -= 1
+
+
+async def _flush(self: Any) -> None:
+    while self.size or getattr(self, "_salesfloor_in_flight", 0):
+        if self.state != "running" and self.size:
+            raise RuntimeError("Cannot flush: Producer not Running")
+        self.message_sent.clear()
+        try:
+            await asyncio.wait_for(self.message_sent.wait(), timeout=0.1)
+        except asyncio.TimeoutError:
+            continue  # still sending: a slow broker is no reason to commit unsent records
+
+
+async def _commit_offsets(self: Any, offsets: Any, start_new_transaction: bool = True) -> bool:
+    """Runs the app's `before_commit` hook (state written to changelogs once per commit) first."""
+    hooks = _HOOKS.get(self.app)
+    if hooks is not None and await hooks.before_commit() is False:
+        return False
+    return await _original_commit_offsets(self, offsets, start_new_transaction)
+
+
+async def _perform_seek(self: Any) -> None:
+    """Tells the app's `sought` hook where each partition was sought to (see `gaps.py`)."""
+    await _original_perform_seek(self)
+    hooks = _HOOKS.get(self.app)
+    if hooks is not None:
+        hooks.sought(read_offsets(self))
+
+
+def install() -> None:
+    """Idempotent: patch `ProducerBuffer` so that `flush()` means flushed.
+
+    Also lets the buffer hold 1,000 messages instead of 100 before the stream waits for it: a batch of
+    table updates is bigger than 100, and each overflow logged a warning and flushed synchronously."""
+    ProducerBuffer.max_messages = 1000
+    if ProducerBuffer.flush is not _flush:
+        ProducerBuffer._send_pending = _send_pending  # type: ignore[method-assign]  # noqa: SLF001 - the patch
+        ProducerBuffer.flush = _flush  # type: ignore[method-assign]
+        Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]  # noqa: SLF001 - the patch
+        Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]

@@ -1,0 +1,55 @@
+"""The one way salesfloor reads part of a topic with a plain aiokafka consumer: from a start offset
+(or the beginning) up to the end offsets seen when it starts, in large batches, then stops."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
+
+from streams.kafka.internals import refresh_metadata
+
+
+async def read_to_end(
+    consumer_kwargs: dict[str, Any],
+    topic: str,
+    partitions: list[int] | None = None,
+    *,
+    start: Mapping[int, int] | None = None,
+    end: Mapping[int, int] | None = None,
+    max_records: int = 10_000,
+    **options: Any,
+) -> AsyncIterator[tuple[int, list[ConsumerRecord[bytes, bytes]]]]:
+    """Yield `(partition, records)` batches of `partitions` (default: all of the topic's) from `start`
+    (default: the beginning) up to `end` (default: the end offsets when the read starts)."""
+    consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False, auto_offset_reset="earliest", **options)
+    await consumer.start()
+    try:
+        if partitions is None:
+            known = consumer.partitions_for_topic(topic)
+            if not known:
+                await refresh_metadata(consumer)  # the topic may have just been created
+                known = consumer.partitions_for_topic(topic)
+            partitions = sorted(known or ())
+        tps = [TopicPartition(topic, p) for p in partitions]
+        if not tps:
+            return
+        consumer.assign(tps)
+        if start is None:
+            await consumer.seek_to_beginning(*tps)
+        else:
+            for tp in tps:
+                consumer.seek(tp, start[tp.partition])
+        ends = {tp: end[tp.partition] for tp in tps} if end is not None else await consumer.end_offsets(tps)
+        remaining = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
+            for tp, records in batches.items():
+                kept = [record for record in records if record.offset < ends[tp]]
+                if kept:
+                    yield tp.partition, kept
+            remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+    finally:
+        await consumer.stop()

@@ -1,0 +1,1 @@
+"""Simulation tooling, not the product: a seeded sales floor, its delivery distortions and a producer."""

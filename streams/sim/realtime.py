@@ -1,0 +1,79 @@
+"""The floor on the wall clock: the demo's around-the-clock floor scaled to a rate of events per second, and
+`generate_realtime`, which emits each event when its time comes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from dataclasses import replace
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
+from typing import Final
+
+from streams.sim.clock import EPOCH, iso_ms, to_ms
+from streams.sim.config import FloorConfig
+from streams.sim.distort import EventDict
+from streams.sim.simulator import generate
+
+_CALIBRATION_START: Final = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday
+
+
+@lru_cache(maxsize=16)
+def events_per_second(cfg: FloorConfig) -> float:
+    """Average event rate of a floor at intensity 1 (measured on a simulated week, backlog excluded)."""
+    days = 7 if cfg.diurnal else 1
+    probe = replace(
+        cfg,
+        start=_CALIBRATION_START,
+        intensity=1.0,
+        backlog_days=0,
+        max_events=None,
+        end=_CALIBRATION_START + timedelta(days=days + 1),
+    )
+    warm_up = to_ms(_CALIBRATION_START + timedelta(days=1))
+    counted = sum(1 for event in generate(probe) if event["occurred_at"] >= iso_ms(warm_up))
+    return max(counted, 1) / (days * 86400)
+
+
+def realtime_config(cfg: FloorConfig, rate: float | None) -> FloorConfig:
+    """The demo's floor: around-the-clock activity scaled to `rate` events/s, sales cycles of hours.
+
+    Real cycles of weeks would show no wins for days and need a pipeline backlog of millions of deals at
+    demo rates, so cycles are compressed (median 2 h, backlog of one day).
+    """
+    live = replace(
+        cfg,
+        diurnal=False,
+        cycle_median_days=min(cfg.cycle_median_days, 2 / 24),
+        backlog_days=min(cfg.backlog_days, 1.0),
+    )
+    if rate is not None:
+        if rate <= 0:
+            raise ValueError(f"rate must be positive, got {rate}")
+        live = replace(live, intensity=rate / events_per_second(replace(live, intensity=1.0)))
+    return live
+
+
+async def generate_realtime(
+    cfg: FloorConfig,
+    *,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+) -> AsyncGenerator[EventDict, None]:
+    """The floor on the wall clock: starts now, emits each event when its time comes, until cancelled.
+
+    `cfg.start`/`cfg.end` are replaced (start = now, end = ten years on); pass a `realtime_config`.
+    Backlog deals (dated in the past) come at once, then events follow `occurred_at ≈ now`.
+    """
+    now = datetime.fromtimestamp(clock(), timezone.utc)
+    live = replace(cfg, start=now, end=now + timedelta(days=3652))
+    for event in generate(live):
+        wait = _epoch_s(event["occurred_at"]) - clock()
+        if wait > 0:
+            await sleep(wait)
+        yield event
+
+
+def _epoch_s(stamp: str) -> float:
+    return (datetime.fromisoformat(stamp) - EPOCH).total_seconds()
