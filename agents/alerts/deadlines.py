@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from agents.kpis.model import CompactEvent, Entity
-from agents.kpis.terms import current_owner, lead_facts
+from agents.kpis.terms import current_owner, is_contact, lead_facts
 
 ALERT_TYPE = "lead.response_sla_breached"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -27,9 +27,17 @@ def rfc3339(at_us: int) -> str:
 
 
 def waiting_since(events: list[CompactEvent]) -> int | None:
-    """The creation time of a lead still waiting for its first contact, else None."""
-    facts = lead_facts(Entity("L", events))
-    return facts.created_at if facts is not None and facts.waiting else None
+    """The creation time of a lead still waiting for its first contact, else None (`LeadFacts.waiting`,
+    as one scan: it runs on every change of a lead)."""
+    created: CompactEvent | None = None
+    for event in events:
+        kind = event["y"]
+        if kind == "lead.created":
+            if created is None or (event["a"], event["i"]) < (created["a"], created["i"]):
+                created = event
+        elif kind in ("lead.disqualified", "deal.created") or is_contact(event):
+            return None
+    return None if created is None else created["a"]
 
 
 def alert_for(lead_key: str, events: list[CompactEvent], threshold_s: int, now_us: int) -> dict[str, Any]:

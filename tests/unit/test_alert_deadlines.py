@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+import orjson
 from hypothesis import given
 from hypothesis import strategies as st
 
 from agents.alerts.deadlines import Deadlines, alert_for, waiting_since
+from agents.entities.state import compact, entity_keys
+from agents.kpis.model import CompactEvent, Entity
+from agents.kpis.terms import lead_facts
+from streams.records import decode_event
+from streams.sim.simulator import FloorConfig, generate
 
 S = 1_000_000
 
@@ -144,3 +152,23 @@ def test_a_breach_due_right_at_the_retention_edge_is_still_raised() -> None:
     deadlines = Deadlines()
     deadlines.watch("LA", created_us=1000 * S, thresholds=(300, 3600), oldest_due_us=1300 * S)
     assert deadlines.pop_due(now_us=1300 * S) == [(300, "LA")]
+
+
+def test_waiting_since_agrees_with_the_lead_facts() -> None:
+    """The alerts' one-scan check says what `LeadFacts.waiting` says, for every simulated lead."""
+
+    end = datetime(2026, 11, 30, 20, tzinfo=timezone.utc)
+    config = FloorConfig(seed=5, teams=2, reps_per_team=4, start=end - timedelta(days=1), end=end, tz="UTC")
+    leads: dict[str, list[CompactEvent]] = {}
+    for raw in generate(config):
+        event = compact(decode_event(orjson.dumps(raw)))
+        for key in entity_keys(event):
+            if key[0] == "L":
+                leads.setdefault(key, []).append(event)
+    waiting = 0
+    for key, events in leads.items():
+        facts = lead_facts(Entity(key, events))
+        expected = facts.created_at if facts is not None and facts.waiting else None
+        assert waiting_since(events) == expected, key
+        waiting += expected is not None
+    assert 0 < waiting < len(leads)
