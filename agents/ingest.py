@@ -128,13 +128,21 @@ class Ingest:
         rejected: list[tuple[bytes | None, bytes]] = []
         now = now_us()
         oldest = now - s.retention_us
+        latest = now + round(s.max_future_seconds * 1_000_000)
+        stages = s.stages
         observe = metrics.delay.observe
         counts: dict[tuple[str, str], int] = {}
         for tp, records in batches.items():
             topic = tp.topic
             for message in records:
                 try:
-                    record = decode_event(message.value, currency=s.currency)
+                    record = decode_event(message.value, currency=s.currency, stages=stages)
+                    if record.at_us > latest:
+                        raise InvalidEvent(
+                            "future",
+                            f"occurred_at {record.occurred_at.isoformat()} is more than "
+                            f"{s.max_future_seconds:g} s after the wall clock",
+                        )
                 except InvalidEvent as exc:
                     log.warning("rejected %s[%d]@%d: %s", topic, message.partition, message.offset, exc)
                     metrics.rejected.labels(topic, exc.reason).inc()

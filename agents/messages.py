@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any, TypedDict, TypeGuard
+from datetime import date, datetime, time, timezone
+from typing import Any, NotRequired, TypedDict, TypeGuard
 
 from agents.kpis.model import BucketClock, CompactEvent
 from agents.kpis.windows import Horizon
 
 log = logging.getLogger(__name__)
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # entity key, event, input topic, primary (the entity that counts the event for duplicates);
 # JSON arrays on the wire
@@ -29,16 +31,33 @@ class SnapshotBatch(TypedDict):
 
 
 class ExpiryRequest(TypedDict):
-    """Drop what left the retention: entities idle since `cutoff` (µs), buckets before `day`/`minute`."""
+    """Drop what left the retention: entities idle since `cutoff` (µs, the local midnight starting the
+    retention's first day), partial buckets before `day`/`minute`; and aggregates the history left:
+    days before `history_day`, months before `history_month`."""
 
     cutoff: int
     day: str
     minute: int
+    history_day: NotRequired[str]
+    history_month: NotRequired[str]
 
 
-def expiry_request(now_us: int, retention_us: int, clock: BucketClock) -> ExpiryRequest:
+def expiry_request(now_us: int, retention_us: int, history_days: float, clock: BucketClock) -> ExpiryRequest:
     horizon = Horizon.at(now_us, retention_us, clock)
-    return {"cutoff": now_us - retention_us, "day": horizon.first_day, "minute": horizon.first_minute}
+    history = Horizon.history(now_us, history_days, clock)
+    midnight = datetime.combine(date.fromisoformat(horizon.first_day[1:]), time(), clock.zone)
+    cutoff = round((midnight.astimezone(timezone.utc) - EPOCH).total_seconds() * 1_000_000)
+    return {"cutoff": cutoff, "day": horizon.first_day, "minute": horizon.first_minute,
+            "history_day": history.first_day, "history_month": history.first_month}  # fmt: skip
+
+
+def entity_horizon(request: ExpiryRequest) -> Horizon:
+    return Horizon(request["day"], request["minute"])
+
+
+def history_horizon(request: ExpiryRequest) -> Horizon:
+    """What the aggregates keep; a request of an older version names the retention only."""
+    return Horizon(request.get("history_day", request["day"]), request["minute"], request.get("history_month", ""))
 
 
 def is_expiry(value: dict[str, Any]) -> TypeGuard[ExpiryRequest]:

@@ -28,7 +28,7 @@ from agents.export.ops_metrics import OpsMetrics
 from agents.ingest import Ingest, deadletter_record
 from agents.kpis import kpis_for
 from agents.kpis.model import MINUTE_US
-from agents.kpis.windows import MINUTES_KEPT_US, now_us
+from agents.kpis.windows import MINUTES_KEPT_US, Horizon, now_us
 from agents.messages import NUDGE, expiry_request, foreign_messages
 from agents.runtime import logged, release_free_memory
 from agents.tables import aggregate_table, entity_table
@@ -57,10 +57,9 @@ class Pipeline:
         self.app = app
         self.registry = registry or CollectorRegistry()
         self.metrics = OpsMetrics.create(self.registry)
-        self.kpis = kpis_for(s.zone, int(s.lead_sla_seconds * 1_000_000))
+        self.kpis = kpis_for(s.zone, int(s.lead_sla_seconds * 1_000_000), s.stages)
         self.view = AggregateView()
         self.probe = BrokerProbe(lambda: aiokafka_producer(app).client, BROKER_PROBE_S)
-        self._advance_minutes()
         self.entity_topic = faust_topic(app, s, "entities")
         self.aggregate_topic = faust_topic(app, s, "aggregates")
         self.entity_state = entity_table(app, s)
@@ -85,6 +84,7 @@ class Pipeline:
             watch=self.alerts.watch,
             foreign=foreign_messages(entity_name),
         )
+        self._advance_minutes()
         self.aggregate_stage = AggregateStage(self.aggregate_state, self.view, foreign=foreign_messages(aggregate_name))
         self.ingest = Ingest(s, self.metrics, lambda: aiokafka_producer(app), entity_name, deadletter_record)
         changelog, owned = self.aggregates.changelog_topic.get_topic_name(), self._settled_aggregate_partitions
@@ -166,7 +166,7 @@ class Pipeline:
         """Ask the agents owning this worker's partitions to drop what left the retention.
 
         Tables may only change inside their stream, so the request travels through the topics."""
-        request = expiry_request(now_us(), self.settings.retention_us, self.kpis.clock)
+        request = expiry_request(now_us(), self.settings.retention_us, self.settings.history_days, self.kpis.clock)
         for topic in (self.entity_topic, self.aggregate_topic):
             for partition in self._assigned(topic.get_topic_name()):
                 topic.send_soon(key=b"", value=request, partition=partition)
@@ -180,7 +180,10 @@ class Pipeline:
             topics[name].send_soon(key=b"", value={NUDGE: True}, partition=partition)
 
     def _advance_minutes(self) -> None:
-        self.kpis.clock.first_minute = (now_us() - MINUTES_KEPT_US) // MINUTE_US
+        """Minute buckets older than two hours are not computed, days before the retention not moved."""
+        now = now_us()
+        self.kpis.clock.first_minute = (now - MINUTES_KEPT_US) // MINUTE_US
+        self.entity_stage.freeze(Horizon.at(now, self.settings.retention_us, self.kpis.clock))
 
     def _entity_partitions(self) -> set[int]:
         return self._assigned(self.entity_topic.get_topic_name())

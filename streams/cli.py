@@ -60,6 +60,16 @@ def build_parser() -> argparse.ArgumentParser:
     recompute.add_argument("file", type=Path, help="one event JSON object per line")
     recompute.add_argument("--now", type=_aware_datetime, help="evaluation time, RFC 3339 (default: now)")
     recompute.add_argument("--date", type=date.fromisoformat, help="a past business day (YYYY-MM-DD)")
+    recompute.add_argument(
+        "--max-future-seconds",
+        type=float,
+        help="events stamped this much after --now are rejected (default: SALESFLOOR_MAX_FUTURE_SECONDS, 300)",
+    )
+    recompute.add_argument(
+        "--deal-stages",
+        type=_stages,
+        help="comma-separated deal stages (default: SALESFLOOR_DEAL_STAGES, qualification,proposal,negotiation)",
+    )
     recompute.set_defaults(run=run_recompute)
 
     demo = commands.add_parser("demo", help="local broker + worker + simulated floor, until Ctrl-C")
@@ -89,6 +99,13 @@ def _aware_datetime(text: str) -> datetime:
     if value.tzinfo is None:
         raise argparse.ArgumentTypeError("needs an offset or Z")
     return value
+
+
+def _stages(text: str) -> tuple[str, ...]:
+    stages = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not stages:
+        raise argparse.ArgumentTypeError("at least one deal stage is needed")
+    return stages
 
 
 def run_worker(args: argparse.Namespace, settings: Settings) -> int:
@@ -141,6 +158,10 @@ def run_recompute(args: argparse.Namespace, settings: Settings) -> int:
     from streams.audit import reference
     from streams.records import decode_event
 
+    now = args.now or datetime.now(timezone.utc)
+    max_future_s = settings.max_future_seconds if args.max_future_seconds is None else args.max_future_seconds
+    stages = args.deal_stages or settings.stages
+    latest_us = reference.to_us(now) + round(max_future_s * 1_000_000)  # --now is the read time
     events: list[dict[str, Any]] = []
     rejected = 0
     with args.file.open("rb") as lines:
@@ -149,13 +170,12 @@ def run_recompute(args: argparse.Namespace, settings: Settings) -> int:
             if not line:
                 continue
             try:
-                decode_event(line, currency=settings.currency)
+                decode_event(line, currency=settings.currency, stages=stages, latest_us=latest_us)
             except InvalidEvent as exc:
                 rejected += 1
                 print(f"{args.file}:{number}: rejected ({exc.reason}): {exc}", file=sys.stderr)
                 continue
             events.append(orjson.loads(line))
-    now = args.now or datetime.now(timezone.utc)
     result = reference.compute(
         events,
         now=now,
@@ -163,6 +183,8 @@ def run_recompute(args: argparse.Namespace, settings: Settings) -> int:
         sla_s=settings.lead_sla_seconds,
         retention_s=settings.retention_days * 86400,
         day=args.date,
+        max_future_s=max_future_s,
+        stages=stages,
     )
     sys.stdout.write(reference.format_report(result))
     print(f"{len(events)} events, {rejected} rejected", file=sys.stderr)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from typing import Any, ClassVar, Literal, overload
 
 import orjson
@@ -14,7 +14,7 @@ import orjson
 from streams.errors import InvalidEvent
 
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z")
-_PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])\Z")
+_PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -25,6 +25,12 @@ MAX_TEXT = 1024
 SOURCES = frozenset({"inbound_web", "inbound_phone", "referral", "outbound", "event", "partner", "other"})
 DIRECTIONS = frozenset({"outbound", "inbound"})
 OUTCOMES = frozenset({"connected", "no_answer", "voicemail", "busy", "failed"})
+MEETING_OUTCOMES = frozenset({"held", "no_show", "cancelled"})
+DEFAULT_STAGES = ("qualification", "proposal", "negotiation")
+TARGET_METRICS = frozenset({
+    "won_amount", "deals_won", "opportunities_opened", "calls_outbound", "calls_connected", "emails_sent",
+    "meetings_held", "leads_responded",
+})  # fmt: skip
 
 REASONS = (
     "invalid_json",
@@ -37,6 +43,7 @@ REASONS = (
     "bad_id",
     "bad_value",
     "wrong_currency",
+    "future",
 )
 
 
@@ -84,7 +91,8 @@ class CallCompleted(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EmailEvent(Event):
-    """`email.sent` (rep required) and the engagement events `email.opened`, `.clicked`, `.replied`."""
+    """`email.sent` (rep required) and the engagement events `email.opened`, `.clicked`, `.replied`,
+    `.unsubscribed`."""
 
     type: ClassVar[str] = "email.*"
     kind: str
@@ -94,7 +102,7 @@ class EmailEvent(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DealEvent(Event):
-    """`deal.created`, `deal.won` (amount required) and `deal.lost` (amount optional)."""
+    """`deal.created`, `deal.won` (amount required), `deal.lost` and `deal.stage_changed` (amount optional)."""
 
     type: ClassVar[str] = "deal.*"
     kind: str
@@ -102,6 +110,20 @@ class DealEvent(Event):
     amount: float | None = None
     lead_id: str | None = None
     reason: str | None = None
+    stage: str | None = None  # deal.stage_changed only
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MeetingEvent(Event):
+    """`meeting.scheduled` (`scheduled_for` required) and `meeting.completed` (`outcome` required)."""
+
+    type: ClassVar[str] = "meeting.*"
+    kind: str
+    meeting_id: str
+    lead_id: str | None = None
+    scheduled_for: datetime | None = None
+    outcome: str | None = None
+    duration_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -122,9 +144,13 @@ EVENT_TYPES = frozenset(
         "email.opened",
         "email.clicked",
         "email.replied",
+        "email.unsubscribed",
         "deal.created",
         "deal.won",
         "deal.lost",
+        "deal.stage_changed",
+        "meeting.scheduled",
+        "meeting.completed",
         "target.set",
     }
 )
@@ -132,7 +158,7 @@ EVENT_TYPES = frozenset(
 
 def event_type(event: Event) -> str:
     """The wire `type` of a decoded event."""
-    return event.kind if isinstance(event, (EmailEvent, DealEvent)) else event.type
+    return event.kind if isinstance(event, (EmailEvent, DealEvent, MeetingEvent)) else event.type
 
 
 class _Fields:
@@ -215,15 +241,15 @@ class _Fields:
         return number
 
 
-def parse_timestamp(value: object) -> tuple[datetime, int]:
+def parse_timestamp(value: object, name: str = "occurred_at") -> tuple[datetime, int]:
     """An RFC 3339 timestamp with an offset, as an aware datetime and epoch microseconds."""
     if not isinstance(value, str):
-        raise InvalidEvent("wrong_type", f"occurred_at must be a string, got {type(value).__name__}")
+        raise InvalidEvent("wrong_type", f"{name} must be a string, got {type(value).__name__}")
     match = _RFC3339.match(value)
     if match is None:
         raise InvalidEvent(
             "bad_timestamp",
-            f"occurred_at must be RFC 3339 with an offset or Z (2026-11-22T09:15:03.120Z), got {value[:64]!r}",
+            f"{name} must be RFC 3339 with an offset or Z (2026-11-22T09:15:03.120Z), got {value[:64]!r}",
         )
     date, clock, fraction, offset = match.groups()
     micros = (fraction or "").ljust(6, "0")[:6]
@@ -231,15 +257,18 @@ def parse_timestamp(value: object) -> tuple[datetime, int]:
     try:
         stamp = datetime.fromisoformat(f"{date}T{clock}.{micros}{offset}")
     except ValueError as exc:
-        raise InvalidEvent("bad_timestamp", f"occurred_at is not a real time: {exc}") from None
+        raise InvalidEvent("bad_timestamp", f"{name} is not a real time: {exc}") from None
     if not 1970 <= stamp.year <= 9998:
-        raise InvalidEvent("bad_timestamp", f"occurred_at year {stamp.year} is out of range")
+        raise InvalidEvent("bad_timestamp", f"{name} year {stamp.year} is out of range")
     delta = stamp - _EPOCH
     return stamp, (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def decode_event(raw: bytes | str, *, currency: str = "EUR") -> Event:
-    """Decode and validate one message value; any problem raises `InvalidEvent`, nothing else."""
+def decode_event(
+    raw: bytes | str, *, currency: str = "EUR", stages: tuple[str, ...] = DEFAULT_STAGES, latest_us: int | None = None
+) -> Event:
+    """Decode and validate one message value; any problem raises `InvalidEvent`, nothing else. With
+    `latest_us` (the wall clock plus `SALESFLOOR_MAX_FUTURE_SECONDS`), a later event is rejected as `future`."""
     try:
         obj = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
@@ -249,14 +278,17 @@ def decode_event(raw: bytes | str, *, currency: str = "EUR") -> Event:
     if not isinstance(obj, dict):
         raise InvalidEvent("not_an_object", f"value must be a JSON object, got {type(obj).__name__}")
     try:
-        return _build(_Fields(obj), currency)
+        event = _build(_Fields(obj), currency, frozenset(stages))
     except InvalidEvent:
         raise
     except Exception as exc:  # noqa: BLE001 - the decoder's promise: only InvalidEvent escapes
         raise InvalidEvent("bad_value", f"cannot decode event: {type(exc).__name__}: {exc}") from None
+    if latest_us is not None and event.at_us > latest_us:
+        raise InvalidEvent("future", f"occurred_at {event.occurred_at.isoformat()} is ahead of the wall clock")
+    return event
 
 
-def _build(f: _Fields, currency: str) -> Event:
+def _build(f: _Fields, currency: str, stages: frozenset[str]) -> Event:
     event_id = f.ident("event_id")
     kind = f.get("type", True)
     if not isinstance(kind, str):
@@ -301,19 +333,37 @@ def _build(f: _Fields, currency: str) -> Event:
             kind=kind,
             deal_id=f.ident("deal_id"),
             lead_id=f.ident("lead_id", required=False),
-            amount=f.number("amount", low=0, high=MAX_AMOUNT, required=kind != "deal.lost"),
+            amount=f.number("amount", low=0, high=MAX_AMOUNT, required=kind in ("deal.created", "deal.won")),
             reason=f.text("reason"),
+            stage=f.choice("stage", stages) if kind == "deal.stage_changed" else None,
         )
+    if family == "meeting":
+        scheduled = kind == "meeting.scheduled"
+        return MeetingEvent(
+            **common,
+            kind=kind,
+            meeting_id=f.ident("meeting_id"),
+            lead_id=f.ident("lead_id", required=False),
+            scheduled_for=parse_timestamp(f.get("scheduled_for", True), "scheduled_for")[0] if scheduled else None,
+            outcome=None if scheduled else f.choice("outcome", MEETING_OUTCOMES),
+            duration_s=None if scheduled else f.number("duration_s", low=0, high=MAX_DURATION_S, required=False,
+                                                       high_inclusive=True),
+        )  # fmt: skip
     period = f.text("period")
     if period is None:
         raise InvalidEvent("missing_field", "missing required field 'period'")
     if not _PERIOD.match(period):
-        raise InvalidEvent("bad_value", f"period must be YYYY-MM, got {period[:32]!r}")
+        raise InvalidEvent("bad_value", f"period must be YYYY-MM or YYYY-MM-DD, got {period[:32]!r}")
+    if len(period) == 10:
+        try:
+            date.fromisoformat(period)
+        except ValueError:
+            raise InvalidEvent("bad_value", f"period {period!r} is not a real date") from None
     _check_currency(f, currency)
     return TargetSet(
         **common,
         period=period,
-        metric=f.choice("metric", frozenset({"won_amount"})),
+        metric=f.choice("metric", TARGET_METRICS),
         value=f.number("value", low=0, high=MAX_AMOUNT),
     )
 
@@ -326,6 +376,9 @@ _REP_REQUIRED = frozenset(
         "deal.created",
         "deal.won",
         "deal.lost",
+        "deal.stage_changed",
+        "meeting.scheduled",
+        "meeting.completed",
     }
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -26,11 +27,14 @@ class Settings(BaseSettings):
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     lead_sla_seconds: float = Field(default=300.0, gt=0)
     alert_thresholds: str = "300,3600"
+    max_future_seconds: float = Field(default=300.0, ge=0)
+    deal_stages: str = "qualification,proposal,negotiation"
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
     max_reps: int = Field(default=1000, ge=1)
     partitions: int = Field(default=4, ge=1, le=1024)
     retention_days: float = Field(default=40.0, gt=0)
+    history_days: float = Field(default=62.0, gt=0, le=3660)
     flush_interval_seconds: float = Field(default=0.05, gt=0, le=60)
     expiry_interval_seconds: float = Field(default=300.0, gt=0)
     session_timeout_seconds: float = Field(default=15.0, ge=6, le=300)
@@ -58,6 +62,12 @@ class Settings(BaseSettings):
         parse_thresholds(value)
         return value
 
+    @field_validator("deal_stages")
+    @classmethod
+    def _stages(cls, value: str) -> str:
+        parse_stages(value)
+        return value
+
     @field_validator("kafka_bootstrap")
     @classmethod
     def _bootstrap(cls, value: str) -> str:
@@ -79,6 +89,10 @@ class Settings(BaseSettings):
     @property
     def thresholds(self) -> tuple[int, ...]:
         return parse_thresholds(self.alert_thresholds)
+
+    @property
+    def stages(self) -> tuple[str, ...]:
+        return parse_stages(self.deal_stages)
 
     @property
     def retention_us(self) -> int:
@@ -107,6 +121,16 @@ class Settings(BaseSettings):
     def ssl_context(self) -> ssl.SSLContext:
         cafile = str(self.kafka_ca_file) if self.kafka_ca_file else None
         return ssl.create_default_context(cafile=cafile)
+
+
+def parse_stages(value: str) -> tuple[str, ...]:
+    """Comma-separated deal stage names: at least one, distinct, `[a-z0-9_-]`, not `created`."""
+    stages = tuple(part.strip() for part in value.split(","))
+    if not stages or any(not re.fullmatch(r"[a-z0-9_-]{1,32}", stage) for stage in stages):
+        raise ValueError(f"expected comma-separated stage names of a-z, 0-9, _ and - (1-32 chars), got {value!r}")
+    if len(set(stages)) != len(stages) or "created" in stages:
+        raise ValueError(f"stages must be distinct and not 'created' (every deal starts there), got {value!r}")
+    return stages
 
 
 def parse_thresholds(value: str) -> tuple[int, ...]:

@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from streams.settings import Settings
 
-INPUT_TOPICS: Final = ("leads", "calls", "emails", "deals", "targets")
+INPUT_TOPICS: Final = ("leads", "calls", "emails", "deals", "meetings", "targets")
 OUTPUT_TOPICS: Final = ("alerts", "deadletter")
 
 TOPIC_OF_TYPE: Final[dict[str, str]] = {
@@ -23,9 +23,13 @@ TOPIC_OF_TYPE: Final[dict[str, str]] = {
     "email.opened": "emails",
     "email.clicked": "emails",
     "email.replied": "emails",
+    "email.unsubscribed": "emails",
     "deal.created": "deals",
     "deal.won": "deals",
     "deal.lost": "deals",
+    "deal.stage_changed": "deals",
+    "meeting.scheduled": "meetings",
+    "meeting.completed": "meetings",
     "target.set": "targets",
 }
 
@@ -41,8 +45,9 @@ def spec_key(event: dict[str, object]) -> str | None:
     """The message key SPEC §1 recommends for an event (producers may use any)."""
     kind = str(event.get("type", ""))
     if kind == "target.set":
-        return f"{event.get('team_id')}/{event.get('rep_id') or ''}/{event.get('period')}"
-    for field in ("lead_id", "deal_id" if kind.startswith("deal.") else "rep_id"):
+        return f"{event.get('team_id')}/{event.get('rep_id') or ''}/{event.get('period')}/{event.get('metric')}"
+    fallback = {"deal": "deal_id", "meeting": "meeting_id"}.get(kind.partition(".")[0], "rep_id")
+    for field in ("lead_id", fallback):
         value = event.get(field)
         if isinstance(value, str):
             return value

@@ -25,15 +25,22 @@ COUNTS = {
     "salesfloor_emails_sent",
     "salesfloor_email_replies",
     "salesfloor_leads_awaiting_response",
+    "salesfloor_meetings_scheduled",
+    "salesfloor_meetings_held",
+    "salesfloor_meetings_no_show",
+    "salesfloor_deals_entered_stage",
 }
 SUMS = {
     "salesfloor_won_amount",
     "salesfloor_lost_amount",
     "salesfloor_talk_time_seconds",
     "salesfloor_pipeline_open_amount",
+    "salesfloor_pipeline_open_amount_by_stage",
     "salesfloor_target_amount",
+    "salesfloor_target_value",
 }
-ZERO_WHEN_MISSING = COUNTS | SUMS - {"salesfloor_target_amount"}
+# a target that was never set is not a target of 0
+ZERO_WHEN_MISSING = COUNTS | (SUMS - {"salesfloor_target_amount", "salesfloor_target_value"})
 
 
 def key(name: str, labels: Mapping[str, str]) -> Key:

@@ -9,7 +9,7 @@ from typing import Any
 
 from agents.aggregates.view import AggregateView
 from agents.kpis.windows import Horizon
-from agents.messages import Snapshot, is_expiry, is_nudge
+from agents.messages import Snapshot, history_horizon, is_expiry, is_nudge
 from agents.routing import SEP
 from streams.kafka.buffered import StateTable
 
@@ -31,7 +31,7 @@ class AggregateStage:
         snapshots: list[Snapshot] | None = value.get("s")
         if snapshots is None:
             if is_expiry(value):
-                self.expire(partition, Horizon(value["day"], value["minute"]))
+                self.expire(partition, history_horizon(value))
             elif not is_nudge(value):
                 self.foreign(partition, offset, value)
             return
@@ -54,15 +54,36 @@ class AggregateStage:
             self.view.apply(event.message.partition, str(event.key), event.value)
 
     def expire(self, partition: int, horizon: Horizon) -> None:
-        table, expired = self.table, 0
-        for (team, rep), buckets in list(self.view.buckets.items()):
-            if self.view.partition_of.get((team, rep)) != partition:
+        """Drop what the history no longer keeps; a day leaving it is first folded into its month's
+        rollup (`M<YYYY-MM>`, read by the month window), once: the rollup names the days it holds."""
+        table, data, view, expired = self.table, self.table.data, self.view, 0
+        for (team, rep), buckets in list(view.buckets.items()):
+            if view.partition_of.get((team, rep)) != partition:
                 continue
             for bucket in [b for b in buckets if not horizon.keeps(b)]:
+                if bucket[0] == "d" and horizon.keeps("M" + bucket[1:8]):
+                    self._fold(partition, team, rep, bucket, buckets[bucket])
                 table_key = SEP.join((team, rep, bucket))
-                if table.data.get(table_key) is not None:
+                if data.get(table_key) is not None:
                     table.delete(table_key, partition)
                 del buckets[bucket]
                 expired += 1
         if expired:
             log.info("expired %d aggregate buckets of partition %d", expired, partition)
+
+    def _fold(self, partition: int, team: str, rep: str, day: str, fields: dict[str, int]) -> None:
+        month = "M" + day[1:8]
+        table_key = SEP.join((team, rep, month))
+        rollup = self.table.data.get(table_key) or {ROLLUP: [0, {}, []]}
+        _version, summed, days = rollup[ROLLUP]
+        if day in days:
+            return  # folded before a crash that kept the day
+        summed = dict(summed)
+        for name, value in fields.items():
+            summed[name] = summed.get(name, 0) + value
+        record = {ROLLUP: [0, summed, sorted([*days, day])]}
+        self.table.put(table_key, partition, record)
+        self.view.put(partition, team, rep, month, record)
+
+
+ROLLUP = "rollup"  # the source name of a month rollup's record: [0, fields, days folded in]

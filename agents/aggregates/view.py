@@ -40,7 +40,8 @@ class AggregateView:
 def merge(record: Mapping[str, Any]) -> dict[str, int]:
     """Sum one bucket's fields over its sources; the oldest awaiting creation is a minimum."""
     merged: dict[str, int] = {}
-    for _version, fields in record.values():
+    for entry in record.values():  # [version, fields], or a month rollup's [0, fields, days]
+        fields = entry[1]
         for name, value in fields.items():
             if name == OLDEST_AWAITING:
                 current = merged.get(name)

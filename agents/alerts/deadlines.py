@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from agents.kpis.model import CompactEvent, Entity
-from agents.kpis.terms import current_owner, is_contact, lead_facts
+from agents.kpis.terms import current_owner, held_meetings, is_contact, lead_facts
 
 ALERT_TYPE = "lead.response_sla_breached"
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -36,6 +36,8 @@ def waiting_since(events: list[CompactEvent]) -> int | None:
             if created is None or (event["a"], event["i"]) < (created["a"], created["i"]):
                 created = event
         elif kind in ("lead.disqualified", "deal.created") or is_contact(event):
+            return None
+        elif kind == "meeting.completed" and held_meetings([e for e in events if e["y"] == kind]):
             return None
     return None if created is None else created["a"]
 

@@ -22,7 +22,7 @@ from agents.entities.state import (
 from agents.kpis.model import CompactEvent, difference
 from agents.kpis.series import Kpis
 from agents.kpis.windows import Horizon
-from agents.messages import RoutedEvent, Snapshot, is_expiry, is_nudge
+from agents.messages import RoutedEvent, Snapshot, entity_horizon, is_expiry, is_nudge
 from agents.routing import SEP, aggregate_partition
 from streams.kafka.buffered import StateTable
 
@@ -47,6 +47,7 @@ class EntityStage:
         self.watch = watch  # a lead changed: the alerts decide whether it waits
         self.foreign = foreign  # a message of another version
         self.partials: dict[int, PartialAggregates] = {}
+        self.frozen_before = ""  # see `freeze`
         self.versions: dict[int, int] = {}  # partition -> offset of the last message applied
 
     def apply(self, partition: int, offset: int, value: dict[str, Any]) -> None:
@@ -60,7 +61,7 @@ class EntityStage:
         batch: list[RoutedEvent] | None = value.get("b")
         if batch is None:
             if is_expiry(value):
-                self.expire(partition, Horizon(value["day"], value["minute"]), value["cutoff"])
+                self.expire(partition, entity_horizon(value), value["cutoff"])
             elif not is_nudge(value):
                 self.foreign(partition, offset, value)
             return
@@ -110,13 +111,19 @@ class EntityStage:
     def partial(self, partition: int) -> PartialAggregates:
         partial = self.partials.get(partition)
         if partial is None:
-            partial = self.partials[partition] = PartialAggregates()
+            partial = self.partials[partition] = PartialAggregates(frozen_before=self.frozen_before)
         return partial
+
+    def freeze(self, horizon: Horizon) -> None:
+        """Days before the retention's first day change no more (`PartialAggregates.apply`)."""
+        self.frozen_before = horizon.frozen_before()
+        for partial in self.partials.values():
+            partial.frozen_before = self.frozen_before
 
     def rebuild(self, assigned: set[int]) -> None:
         """After recovery, derive each assigned partition's partial aggregates (and which leads wait)
         from its entities."""
-        rebuilt: dict[int, PartialAggregates] = {p: PartialAggregates() for p in assigned}
+        rebuilt = {p: PartialAggregates(frozen_before=self.frozen_before) for p in assigned}
         versions: dict[int, int] = {}
         contribution = self.kpis.contribution
         for table_key, stored in self.table.data.items():

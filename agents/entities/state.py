@@ -18,14 +18,15 @@ from agents.kpis.response import OLDEST_AWAITING
 from agents.kpis.series import Kpis
 from agents.kpis.windows import Horizon
 from agents.routing import SEP
-from streams.records import CallCompleted, DealEvent, Event, TargetSet, event_type
+from streams.records import CallCompleted, DealEvent, Event, MeetingEvent, TargetSet, event_type
 
 AggregateKey = tuple[str, str, str]  # team, rep, bucket
 # the id fields `compact` copies, with the CompactEvent keys they go to
-_ID_FIELDS: Final[tuple[tuple[str, Literal["E", "D", "C"]], ...]] = (
+_ID_FIELDS: Final[tuple[tuple[str, Literal["E", "D", "C", "M"]], ...]] = (
     ("email_id", "E"),
     ("deal_id", "D"),
     ("call_id", "C"),
+    ("meeting_id", "M"),
 )
 
 
@@ -49,8 +50,13 @@ def compact(event: Event) -> CompactEvent:
         out["d"], out["o"], out["s"] = event.direction, event.outcome, round(event.duration_s * 1_000_000)
     elif isinstance(event, DealEvent):
         out["m"] = None if event.amount is None else round(event.amount * 1_000_000)
+        if event.stage is not None:
+            out["S"] = event.stage
+    elif isinstance(event, MeetingEvent):
+        if event.outcome is not None:
+            out["o"] = event.outcome
     elif isinstance(event, TargetSet):
-        out["P"], out["v"] = event.period, round(event.value * 1_000_000)
+        out["P"], out["K"], out["v"] = event.period, event.metric, round(event.value * 1_000_000)
     return out
 
 
@@ -68,7 +74,10 @@ def entity_keys(event: CompactEvent) -> list[str]:
     if kind.startswith("deal."):
         keys = ["D" + event["D"]]
         return keys + ["L" + lead] if lead and kind == "deal.created" else keys
-    return ["T" + SEP.join((event["T"], event["R"] or "", event["P"]))]
+    if kind.startswith("meeting."):  # a completed meeting with a lead may be a contact of it
+        keys = ["M" + event["M"]]
+        return keys + ["L" + lead] if lead and kind == "meeting.completed" else keys
+    return ["T" + SEP.join((event["T"], event["R"] or "", event["P"], event.get("K", "won_amount")))]
 
 
 class EntityState(TypedDict, total=False):
@@ -154,10 +163,18 @@ class PartialAggregates:
     buckets: dict[AggregateKey, dict[str, int]] = field(default_factory=dict)
     awaiting: dict[AggregateKey, AwaitingTimes] = field(default_factory=dict)
     dirty: set[AggregateKey] = field(default_factory=set)
+    frozen_before: str = ""  # YYYY-MM-DD: buckets of earlier days (and months) are no longer moved
 
     def apply(self, delta: Contribution) -> None:
-        buckets, dirty = self.buckets, self.dirty
+        """Move the buckets by a contribution's difference, except frozen ones: a day before the
+        retention is kept by the aggregates (for the history) as it was when the day left it, and a
+        cohort change there (a late contact of an old lead) no longer counts (SPEC §4: "as long as the
+        cohort's window is retained"). Were it shipped, this partition's snapshot of that bucket would
+        hold only the change."""
+        buckets, dirty, frozen = self.buckets, self.dirty, self.frozen_before
         for (team, rep, bucket, name), value in delta.items():
+            if frozen and bucket[1:11] < frozen and bucket[0] != "m" and bucket != LIVE:
+                continue
             key = (team, rep, bucket)
             dirty.add(key)
             if isinstance(name, int):

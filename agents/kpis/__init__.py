@@ -7,16 +7,25 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from agents.kpis import activity, conversion, follow_up, response, revenue
+from agents.kpis import activity, conversion, follow_up, meetings, response, revenue, targets
 from agents.kpis.model import BucketClock, Family
 from agents.kpis.series import Kpis
+from streams.records import DEFAULT_STAGES
 
 
-def families(sla_us: int) -> tuple[Family, ...]:
+def families(sla_us: int, stages: tuple[str, ...] = DEFAULT_STAGES) -> tuple[Family, ...]:
     """Every KPI family, in the order their series are exported."""
-    return (response.family(sla_us), follow_up.FAMILY, conversion.FAMILY, activity.FAMILY, revenue.FAMILY)
+    return (
+        response.family(sla_us),
+        follow_up.FAMILY,
+        conversion.FAMILY,
+        activity.FAMILY,
+        meetings.FAMILY,
+        revenue.family(stages),
+        targets.FAMILY,
+    )
 
 
-def kpis_for(zone: ZoneInfo, sla_us: int) -> Kpis:
-    """Every family, for one business time zone and lead-response SLA."""
-    return Kpis(families(sla_us), BucketClock(zone))
+def kpis_for(zone: ZoneInfo, sla_us: int, stages: tuple[str, ...] = DEFAULT_STAGES) -> Kpis:
+    """Every family, for one business time zone, lead-response SLA and list of deal stages."""
+    return Kpis(families(sla_us, stages), BucketClock(zone))

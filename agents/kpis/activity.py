@@ -1,5 +1,5 @@
-"""Activity: calls (outbound, connected, talk time) and emails (sent, and the open, click and reply
-cohorts of the emails sent in a window)."""
+"""Activity: calls (outbound, connected, talk time) and emails (sent, and the open, click, reply and
+unsubscribe cohorts of the emails sent in a window)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,14 @@ EMAILS_SENT = "es"
 EMAILS_OPENED = "eo"
 EMAILS_CLICKED = "ek"
 EMAILS_REPLIED = "er"
+EMAILS_UNSUBSCRIBED = "eu"
 
-_ENGAGEMENT = (("email.opened", EMAILS_OPENED), ("email.clicked", EMAILS_CLICKED), ("email.replied", EMAILS_REPLIED))
+_ENGAGEMENT = (
+    ("email.opened", EMAILS_OPENED),
+    ("email.clicked", EMAILS_CLICKED),
+    ("email.replied", EMAILS_REPLIED),
+    ("email.unsubscribed", EMAILS_UNSUBSCRIBED),
+)
 
 
 def contribute(entity: Entity, out: ContributionBuilder) -> None:
@@ -48,7 +54,16 @@ FAMILY = Family(
     name="activity",
     kinds="LCE",
     contribute=contribute,
-    fields=(CALLS_OUTBOUND, CALLS_CONNECTED, TALK_TIME_US, EMAILS_SENT, EMAILS_OPENED, EMAILS_CLICKED, EMAILS_REPLIED),
+    fields=(
+        CALLS_OUTBOUND,
+        CALLS_CONNECTED,
+        TALK_TIME_US,
+        EMAILS_SENT,
+        EMAILS_OPENED,
+        EMAILS_CLICKED,
+        EMAILS_REPLIED,
+        EMAILS_UNSUBSCRIBED,
+    ),
     counts=(
         ("salesfloor_calls_outbound", CALLS_OUTBOUND, 1),
         ("salesfloor_calls_connected", CALLS_CONNECTED, 1),
@@ -61,5 +76,6 @@ FAMILY = Family(
         ("salesfloor_email_open_ratio", EMAILS_OPENED, (EMAILS_SENT,), 1),
         ("salesfloor_email_click_ratio", EMAILS_CLICKED, (EMAILS_SENT,), 1),
         ("salesfloor_email_reply_ratio", EMAILS_REPLIED, (EMAILS_SENT,), 1),
+        ("salesfloor_email_unsubscribe_ratio", EMAILS_UNSUBSCRIBED, (EMAILS_SENT,), 1),
     ),
 )

@@ -39,16 +39,19 @@ class CompactEvent(TypedDict):
     E: NotRequired[str]  # email_id
     D: NotRequired[str]  # deal_id
     C: NotRequired[str]  # call_id
+    M: NotRequired[str]  # meeting_id
     d: NotRequired[str]  # call direction
-    o: NotRequired[str]  # call outcome
+    o: NotRequired[str]  # call or meeting outcome
     s: NotRequired[int]  # call duration, µs
     m: NotRequired[int | None]  # deal amount, micro-units
+    S: NotRequired[str]  # deal stage (deal.stage_changed)
     P: NotRequired[str]  # target period
+    K: NotRequired[str]  # target metric
     v: NotRequired[int]  # target value, micro-units
 
 
 class Entity:
-    """One entity's key (kind letter + id: `L`ead, `E`mail, `D`eal, `C`all, `T`arget) and its distinct
+    """One entity's key (kind letter + id: `L`ead, `E`mail, `D`eal, `C`all, `M`eeting, `T`arget) and its distinct
     events, with its events by type and its lead facts worked out once for all families."""
 
     __slots__ = ("_by_type", "events", "key", "kind", "lead")
@@ -134,6 +137,20 @@ class ContributionBuilder:
         for level_team, level_rep in ((team, rep), (team, ALL), (ALL, ALL)):
             self._put((level_team, level_rep, LIVE, field), value)
 
+    def add_live_team(self, team: str, field: str, value: int) -> None:
+        """A live value of the team and the floor only (a breakdown without reps)."""
+        self._put((team, ALL, LIVE, field), value)
+        self._put((ALL, ALL, LIVE, field), value)
+
+    def add_by_time(self, team: str, rep: str, at_us: int, prefix: str, value: int) -> None:
+        """A value kept by its local second of day, in bucket `<prefix><YYYY-MM-DD>` (not part of any
+        window's sums): for KPIs that cut a day at a time of day."""
+        bucket = prefix + self.clock.day(at_us)[1:]
+        local = (_EPOCH + timedelta(microseconds=at_us)).astimezone(self.clock.zone)
+        second = str(local.hour * 3600 + local.minute * 60 + local.second)
+        for level_team, level_rep in ((team, rep), (team, ALL), (ALL, ALL)):
+            self._put((level_team, level_rep, bucket, second), value)
+
     def add_awaiting_since(self, team: str, created_us: int) -> None:
         """An awaiting lead's creation time, for the team's and the floor's oldest awaiting lead."""
         self._put((team, ALL, LIVE, created_us), 1)
@@ -181,13 +198,22 @@ Ratio = tuple[str, str, tuple[str, ...], int]
 
 
 @dataclass(frozen=True)
-class MonthContext:
-    """What a month-only KPI (targets) reads: the month's summed fields and the key's buckets."""
+class PeriodContext:
+    """What a KPI of the `today` or `month` window that needs more than the window's summed fields
+    (targets, growth) reads: those fields, all the key's buckets, and when "now" is."""
 
+    window: str  # "today" or "month"
+    period: str  # YYYY-MM-DD for today, YYYY-MM for month
     acc: Fields
     buckets: Mapping[str, Fields]
     labels: Labels
-    period: str  # YYYY-MM
+    now_us: int  # the wall clock; with a past `day`, the end of that day's window
+    clock: BucketClock
+    past: bool  # a past day (or its month) asked through the API
+
+    @property
+    def floor(self) -> bool:
+        return self.labels["team"] == ALL
 
 
 @dataclass(frozen=True)
@@ -202,6 +228,7 @@ class Family:
     counts: tuple[Count, ...] = ()
     ratios: tuple[Ratio, ...] = ()
     windowed: Callable[[Fields, Labels], Iterator[Series]] | None = None  # series beyond counts and ratios
-    monthly: Callable[[MonthContext], Iterator[Series]] | None = None  # window `month` only, not the floor
+    periodic: Callable[[PeriodContext], Iterator[Series]] | None = None  # windows `today` and `month`
     live: Callable[[Fields, str, str, int], Iterator[Series]] | None = None  # live fields, team, rep, now µs
+    extra: tuple[str, ...] = ()  # windowed metrics its `windowed` and `periodic` functions export
     help: Mapping[str, str] | None = None  # HELP text of metrics whose name says too little

@@ -109,6 +109,7 @@ def family(sla_us: int) -> Family:
         ratios=(("salesfloor_lead_response_within_sla_ratio", WITHIN_SLA, (RESPONDED,), 1),),
         windowed=response_series,
         live=live_series,
+        extra=("salesfloor_lead_response_seconds",),
         help={
             "salesfloor_lead_response_seconds": "Lead response time (first contact - creation), by stat.",
             "salesfloor_leads_awaiting_response": "Leads waiting for a first contact now, by current owner.",

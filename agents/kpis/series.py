@@ -7,7 +7,6 @@ from collections.abc import Iterator, Mapping
 from datetime import date
 
 from agents.kpis.model import (
-    ALL,
     LIVE,
     BucketClock,
     CompactEvent,
@@ -17,7 +16,7 @@ from agents.kpis.model import (
     Family,
     Fields,
     Labels,
-    MonthContext,
+    PeriodContext,
     Series,
 )
 from agents.kpis.windows import WINDOWS, sum_fields, window_buckets
@@ -36,6 +35,10 @@ class Kpis:
         self.help: dict[str, str] = {}
         for family in families:
             self.help.update(family.help or {})
+
+    def windowed_metrics(self) -> set[str]:
+        """Every metric with a `window` label (what a history can be asked for)."""
+        return {m for f in self.families for m in (*(c[0] for c in f.counts), *(r[0] for r in f.ratios), *f.extra)}
 
     def contribution(self, key: str, events: list[CompactEvent]) -> Contribution:
         """What the entity `key` with these events adds to the aggregates."""
@@ -57,10 +60,10 @@ class Kpis:
             if family.windowed is not None:
                 yield from family.windowed(acc, labels)
 
-    def monthly(self, month: MonthContext) -> Iterator[Series]:
+    def periodic(self, context: PeriodContext) -> Iterator[Series]:
         for family in self.families:
-            if family.monthly is not None:
-                yield from family.monthly(month)
+            if family.periodic is not None:
+                yield from family.periodic(context)
 
     def series_for(
         self,
@@ -79,9 +82,12 @@ class Kpis:
             labels = {"team": team, "rep": rep, "window": window}
             acc = sum_fields(buckets, window_buckets(window, now_us, clock, day))
             yield from self.windowed(acc, labels)
-            if window == "month" and team != ALL:
-                period = (day.isoformat() if day else clock.day(now_us)[1:])[:7]
-                yield from self.monthly(MonthContext(acc, buckets, labels, period))
+            if window != "last_60m":
+                today = day.isoformat() if day else clock.day(now_us)[1:]
+                period = today if window == "today" else today[:7]
+                yield from self.periodic(
+                    PeriodContext(window, period, acc, buckets, labels, now_us, clock, day is not None)
+                )
         if day is not None:
             return
         live = buckets.get(LIVE, {})

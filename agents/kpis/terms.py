@@ -9,7 +9,8 @@ from agents.kpis.model import UNASSIGNED, CompactEvent, Entity, by_time, earlies
 
 
 def is_contact(event: CompactEvent) -> bool:
-    """An outbound call (any outcome), an inbound connected call, or an email sent."""
+    """An outbound call (any outcome), an inbound connected call, or an email sent. (A held meeting is a
+    contact too, but only its meeting's latest outcome says so: `held_meetings`.)"""
     kind = event["y"]
     if kind == "call.completed":
         return event["d"] == "outbound" or event["o"] == "connected"
@@ -23,7 +24,8 @@ class LeadFacts:
     team: str
     owner: str  # the rep of its `lead.created`, else `_unassigned`
     created_at: int
-    contacts: list[CompactEvent]  # by time: each contact call, and each email once (its earliest `email.sent`)
+    contacts: list[CompactEvent]  # by time: contact calls, each email once (its earliest `email.sent`), held meetings
+    meetings: list[CompactEvent]  # held meetings: the `meeting.completed` saying so, by time
     conversion: CompactEvent | None  # its earliest `deal.created`
     disqualified: bool
 
@@ -44,11 +46,13 @@ def lead_facts(entity: Entity) -> LeadFacts | None:
     emails: dict[str, CompactEvent] = {}
     for sent in by_time(entity.of("email.sent")):
         emails.setdefault(sent["E"], sent)
+    meetings = held_meetings(entity.of("meeting.completed"))
     facts = entity.lead = LeadFacts(
         team=created["T"],
         owner=created["R"] or UNASSIGNED,
         created_at=created["a"],
-        contacts=by_time([*calls, *emails.values()]),
+        contacts=by_time([*calls, *emails.values(), *meetings]) if meetings else by_time([*calls, *emails.values()]),
+        meetings=meetings,
         conversion=earliest(entity.of("deal.created")),
         disqualified=bool(entity.of("lead.disqualified")),
     )
@@ -60,3 +64,15 @@ def current_owner(entity: Entity, facts: LeadFacts) -> str:
     assigned = latest(entity.of("lead.assigned"))
     rep = assigned["R"] if assigned else None
     return rep or facts.owner
+
+
+def held_meetings(completions: list[CompactEvent]) -> list[CompactEvent]:
+    """Of each meeting's `meeting.completed` events, the latest, when it says `held`; by time."""
+    if not completions:
+        return []
+    latest_of: dict[str, CompactEvent] = {}
+    for event in completions:
+        current = latest_of.get(event["M"])
+        if current is None or (event["a"], event["i"]) > (current["a"], current["i"]):
+            latest_of[event["M"]] = event
+    return by_time(e for e in latest_of.values() if e["o"] == "held")

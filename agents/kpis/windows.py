@@ -30,8 +30,10 @@ def minute_buckets(current: int) -> tuple[str, ...]:
 
 @lru_cache(maxsize=16)
 def month_buckets(first: date) -> tuple[str, ...]:
+    """The month's rollup (its days folded in once they leave the day history) and its days."""
     following = (first + timedelta(days=32)).replace(day=1)
-    return tuple("d" + (first + timedelta(days=n)).isoformat() for n in range((following - first).days))
+    days = tuple("d" + (first + timedelta(days=n)).isoformat() for n in range((following - first).days))
+    return ("M" + first.isoformat()[:7], *days)
 
 
 def sum_fields(buckets: Mapping[str, Fields], names: tuple[str, ...]) -> dict[str, int]:
@@ -46,25 +48,55 @@ def sum_fields(buckets: Mapping[str, Fields], names: tuple[str, ...]) -> dict[st
 
 @dataclass(frozen=True)
 class Horizon:
-    """Which buckets are still retained: days and months from the retention cutoff on, and the minutes
-    of the last two hours (minutes only serve `last_60m`)."""
+    """Which buckets are still kept: days (and their by-time and day-target buckets) from `first_day`
+    on, minutes of the last two hours (they only serve `last_60m`), and months (rollups and month
+    targets) from `first_month` on. The entity stage keeps what the events' retention covers; the
+    aggregates keep the history (`SALESFLOOR_HISTORY_DAYS`, and 13 months)."""
 
-    first_day: str  # "dYYYY-MM-DD", the local day of the cutoff
+    first_day: str  # "dYYYY-MM-DD"
     first_minute: int
+    first_month: str = ""  # "YYYY-MM"; empty: the month of `first_day`
 
     @classmethod
     def at(cls, now_us: int, retention_us: int, clock: BucketClock) -> Horizon:
         return cls(first_day=clock.day(now_us - retention_us), first_minute=(now_us - MINUTES_KEPT_US) // MINUTE_US)
 
+    @classmethod
+    def history(cls, now_us: int, history_days: float, clock: BucketClock) -> Horizon:
+        """Days for `history_days`, months for 13 (this one and the 12 before)."""
+        today = date.fromisoformat(clock.day(now_us)[1:])
+        year, month = divmod(today.year * 12 + today.month - 1 - MONTHS_KEPT + 1, 12)
+        return cls(
+            first_day=clock.day(now_us - round(history_days * 86_400_000_000)),
+            first_minute=(now_us - MINUTES_KEPT_US) // MINUTE_US,
+            first_month=f"{year:04d}-{month + 1:02d}",
+        )
+
     def keeps(self, bucket: str) -> bool:
         kind = bucket[0]
         if kind == "d":
             return bucket >= self.first_day
+        if kind == "w":  # won amounts by time of day, per day
+            return bucket[1:] >= self.first_day[1:]
         if kind == "m":
             return int(bucket[1:]) >= self.first_minute
-        if kind == "p":
-            return bucket[1:] >= self.first_day[1:8]
+        if kind == "p":  # p<YYYY-MM> or p<YYYY-MM-DD>, then `:<metric>` for targets
+            period = bucket[1:].partition(":")[0]
+            return (
+                period >= (self.first_month or self.first_day[1:8])
+                if len(period) == 7
+                else period >= self.first_day[1:]
+            )
+        if kind == "M":
+            return bucket[1:] >= (self.first_month or self.first_day[1:8])
         return True
+
+    def frozen_before(self) -> str:
+        """Buckets of days before this one (YYYY-MM-DD) no longer change (see `PartialAggregates.apply`)."""
+        return self.first_day[1:]
+
+
+MONTHS_KEPT = 13
 
 
 def now_us() -> int:

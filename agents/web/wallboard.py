@@ -27,8 +27,8 @@ import orjson
 from aiohttp.web import Response, StreamResponse
 
 from agents.export.source import Worker
-from agents.kpis.model import ALL, MonthContext
-from agents.kpis.revenue import targets
+from agents.kpis.model import ALL, MICRO
+from agents.kpis.targets import TARGET, period_bucket
 from agents.kpis.windows import now_us, sum_fields, window_buckets
 from agents.routing import aggregate_partition
 from agents.web.documents import api_shape
@@ -202,11 +202,10 @@ class Board:
             for key_team, key_rep in buckets:
                 if key_team == ALL or key_rep != ALL:
                     continue
-                labels = {"team": key_team, "rep": ALL, "window": "month"}
-                team_buckets = buckets.get((key_team, ALL), {})
-                for metric, _, value in targets(MonthContext({}, team_buckets, labels, clock.day(now)[1:8])):
-                    if metric == "salesfloor_target_amount":
-                        total, teams = total + value, teams + 1
+                bucket = period_bucket(clock.day(now)[1:8], "won_amount")
+                value = buckets.get((key_team, ALL), {}).get(bucket, {}).get(TARGET)
+                if value is not None:
+                    total, teams = total + value / MICRO, teams + 1
             if teams:
                 month.update(
                     target_amount=total,

@@ -9,13 +9,16 @@ written independently.
 
 It favours clarity over speed:
 
-1. parse the events (times as integer microseconds since the epoch), drop late events, then
-   duplicates (first occurrence in arrival order wins);
+1. parse the events (times as integer microseconds since the epoch), drop late events, future
+   events and unknown deal stages, then duplicates (first occurrence in arrival order wins);
 2. replay them in event-time order (ties by ``event_id``) into entity views: leads, emails, deals,
-   calls and targets, so "earliest" is simply "first seen" and "latest" is "last seen";
-3. turn the views into *facts* (a value at a time, attributed to a team and rep) collected per
-   (team, rep), team and floor for every window the fact's time falls in;
-4. export each KPI from the facts: counts, sums, exact ratios, means and nearest-rank percentiles.
+   deal stages, meetings, calls and targets, so "earliest" is simply "first seen" and "latest" is
+   "last seen";
+3. turn the views into *facts* (``streams.audit.facts``: a value at a time, attributed to a team and
+   rep) collected per (team, rep), team and floor for every window the fact's time falls in;
+4. export each KPI from the facts: counts, sums, exact ratios, means and nearest-rank percentiles;
+   meetings and deal stages are in ``streams.audit.meetings``, targets and growth in
+   ``streams.audit.targets``.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.audit.facts import Facts, Key, Labels, Result, all_scopes, key, rollup
+from streams.audit.meetings import entered_stage, meeting_facts, pipeline_by_stage, stage_facts
+from streams.audit.targets import export_growth, export_targets
 from streams.audit.views import (
     ALL,
     MINUTE_US,
@@ -43,35 +49,10 @@ from streams.audit.views import (
 # parse_time and to_us are re-exported: with compute and format_report they are the oracle's API.
 __all__ = ["Key", "Labels", "Result", "compute", "format_report", "nearest_rank", "parse_time", "to_us"]
 
-Labels = tuple[tuple[str, str], ...]
-Key = tuple[str, Labels]
-Result = dict[Key, float]
+DEAL_STAGES = ("qualification", "proposal", "negotiation")  # SALESFLOOR_DEAL_STAGES' default
 
 
 # ------------------------------------------------------------------------------------------ facts
-
-
-def rollup(team: str, rep: str) -> tuple[tuple[str, str], ...]:
-    """The three series a (team, rep) contribution counts in: rep, team, floor."""
-    return ((team, rep), (team, ALL), (ALL, ALL))
-
-
-class Facts:
-    """Values collected per (fact, team, rep, window); also remembers which (team, rep) have data."""
-
-    def __init__(self, windows: Windows) -> None:
-        self.windows = windows
-        self.values: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
-        self.scopes: set[tuple[str, str]] = set()
-
-    def add(self, fact: str, team: str, rep: str, t_us: int, value: float = 1) -> None:
-        self.scopes.add((team, rep))
-        for window in self.windows.of(t_us):
-            for scope_team, scope_rep in rollup(team, rep):
-                self.values[(fact, scope_team, scope_rep, window)].append(value)
-
-    def get(self, fact: str, team: str, rep: str, window: str) -> list[float]:
-        return self.values.get((fact, team, rep, window), [])
 
 
 def lead_facts(views: Views, facts: Facts, sla_us: float) -> None:
@@ -127,16 +108,12 @@ def email_facts(views: Views, facts: Facts) -> None:
     for email_id, sent in views.emails.items():
         rep = sent.rep or UNASSIGNED
         facts.add("sent", sent.team, rep, sent.t)
-        for action in ("email.opened", "email.clicked", "email.replied"):
+        for action in ("email.opened", "email.clicked", "email.replied", "email.unsubscribed"):
             if email_id in views.email_actions[action]:
                 facts.add(action, sent.team, rep, sent.t)
 
 
 # ----------------------------------------------------------------------------------------- export
-
-
-def key(name: str, **labels: str) -> Key:
-    return name, tuple(sorted(labels.items()))
 
 
 def nearest_rank(sorted_values: list[float], percent: int) -> float:
@@ -145,7 +122,9 @@ def nearest_rank(sorted_values: list[float], percent: int) -> float:
     return sorted_values[rank - 1]
 
 
-def export_scope(facts: Facts, team: str, rep: str, window: str, result: Result) -> None:
+def export_scope(
+    facts: Facts, team: str, rep: str, window: str, result: Result, stages: tuple[str, ...] = DEAL_STAGES
+) -> None:
     """All windowed KPIs of one (team, rep) scope in one window."""
 
     def get(fact: str) -> list[float]:
@@ -180,6 +159,12 @@ def export_scope(facts: Facts, team: str, rep: str, window: str, result: Result)
     put("salesfloor_talk_time_seconds", math.fsum(get("talk_s")))
     put("salesfloor_emails_sent", sent)
     put("salesfloor_email_replies", replied)
+    held, no_show = len(get("meetings_held")), len(get("meetings_no_show"))
+    put("salesfloor_meetings_scheduled", len(get("meetings_scheduled")))
+    put("salesfloor_meetings_held", held)
+    put("salesfloor_meetings_no_show", no_show)
+    for stage in stages:
+        put("salesfloor_deals_entered_stage", entered_stage(facts, stage, team, rep, window), stage=stage)
 
     # ratios, averages, percentiles: only with a denominator > 0
     if responses:
@@ -200,19 +185,9 @@ def export_scope(facts: Facts, team: str, rep: str, window: str, result: Result)
     ratio("salesfloor_email_open_ratio", len(get("email.opened")), sent)
     ratio("salesfloor_email_click_ratio", len(get("email.clicked")), sent)
     ratio("salesfloor_email_reply_ratio", replied, sent)
-
-
-def export_targets(views: Views, facts: Facts, result: Result) -> None:
-    """Target and quota attainment: month window, current period, per rep and per team only."""
-    for (team, rep, period), e in views.targets.items():
-        if period != facts.windows.period or e.get("metric") != "won_amount":
-            continue
-        target = float(e.get("value"))
-        labels = {"team": team, "rep": rep, "window": "month"}
-        result[key("salesfloor_target_amount", **labels)] = target
-        if target != 0:
-            won = math.fsum(facts.get("won", team, rep, "month"))
-            result[key("salesfloor_quota_attainment_ratio", **labels)] = won / target
+    ratio("salesfloor_email_unsubscribe_ratio", len(get("email.unsubscribed")), sent)
+    ratio("salesfloor_meeting_show_ratio", held, held + no_show)
+    ratio("salesfloor_meeting_to_deal_ratio", len(get("met_leads_converted")), len(get("met_leads")))
 
 
 def live_gauges(views: Views, now_us: int, scopes: set[tuple[str, str]], result: Result) -> None:
@@ -244,11 +219,6 @@ def live_gauges(views: Views, now_us: int, scopes: set[tuple[str, str]], result:
             result[key("salesfloor_lead_oldest_awaiting_seconds", team=team)] = age_us / US
 
 
-def all_scopes(scopes: set[tuple[str, str]]) -> set[tuple[str, str]]:
-    """Every rep with data, its team, and the floor (always)."""
-    return {(ALL, ALL)} | {scope for team, rep in scopes for scope in rollup(team, rep)}
-
-
 # -------------------------------------------------------------------------------------------- API
 
 
@@ -260,12 +230,16 @@ def compute(
     sla_s: float = 300.0,
     retention_s: float = 40 * 86400,
     day: date | None = None,
+    max_future_s: float = 300.0,
+    stages: tuple[str, ...] = DEAL_STAGES,
 ) -> Result:
     """Every KPI series of SPEC §4 from valid events in arrival order.
 
     Returns ``{(metric_name, ((label, value), ...sorted by label)): value}``. With ``day`` the
     ``today``/``month`` windows are that local date and its month, and ``last_60m`` and the live
-    gauges are omitted.
+    gauges are omitted. Events stamped more than ``max_future_s`` (``inf``: none) after ``now``, and
+    ``deal.stage_changed`` events to a stage not in ``stages`` (``SALESFLOOR_DEAL_STAGES``), are
+    rejected as the engine rejects them.
     """
     now_us = to_us(now)
     zone = ZoneInfo(tz)
@@ -274,21 +248,28 @@ def compute(
     else:
         windows = Windows(zone, day, None)
 
-    views = build_views(accepted_events(events, now_us, round(retention_s * US)))
+    stages = tuple(stages)
+    max_future_us = None if math.isinf(max_future_s) else round(max_future_s * US)
+    accepted = accepted_events(events, now_us, round(retention_s * US), max_future_us=max_future_us, stages=stages)
+    views = build_views(accepted)
     facts = Facts(windows)
     lead_facts(views, facts, sla_s * US)
     deal_facts(views, facts)
     call_facts(views, facts)
     email_facts(views, facts)
+    meeting_facts(views, facts)
+    stage_facts(views, facts)
 
     result: Result = {}
     scopes = set(facts.scopes)
     if day is None:
         live_gauges(views, now_us, scopes, result)
+        pipeline_by_stage(views, {team for team, _rep in all_scopes(scopes)}, stages, result)
     for team, rep in all_scopes(scopes):
         for window in windows.names:
-            export_scope(facts, team, rep, window, result)
+            export_scope(facts, team, rep, window, result, stages)
     export_targets(views, facts, result)
+    export_growth(views, facts, now.astimezone(zone), scopes, result)
     return result
 
 
@@ -303,7 +284,7 @@ def _number(value: float) -> str:
 def format_report(result: Mapping[Key, float]) -> str:
     """Prometheus-like text, one ``name{label="value",...} value`` line per series, sorted."""
     lines = []
-    for (name, labels), value in sorted(result.items()):
+    for (name, labels), value in result.items():
         rendered = ",".join(f'{label}="{_escape(text)}"' for label, text in labels)
         lines.append(f"{name}{{{rendered}}} {_number(value)}" if labels else f"{name} {_number(value)}")
-    return "".join(line + "\n" for line in lines)
+    return "".join(line + "\n" for line in sorted(lines))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -85,6 +85,10 @@ class Event:
     def get(self, name: str) -> Any:
         return self.data.get(name)
 
+    def moment(self) -> datetime:
+        """The event time as an aware UTC datetime."""
+        return _EPOCH + timedelta(microseconds=self.t)
+
 
 @dataclass
 class Lead:
@@ -115,14 +119,30 @@ class Views:
     deal_events: list[Event] = field(default_factory=list)  # deal.created / won / lost
     deal_created: dict[str, Event] = field(default_factory=dict)  # deal_id -> earliest deal.created
     deals_closed: set[str] = field(default_factory=set)  # deal_ids with a deal.won or deal.lost
-    targets: dict[tuple[str, str, str], Event] = field(default_factory=dict)  # latest target.set
+    deal_stage: dict[str, Event] = field(default_factory=dict)  # deal_id -> latest deal.stage_changed
+    stage_entered: dict[tuple[str, str], Event] = field(default_factory=dict)  # (deal, stage) -> earliest
+    meetings_scheduled: list[Event] = field(default_factory=list)
+    meeting_outcome: dict[str, Event] = field(default_factory=dict)  # meeting_id -> latest completed
+    # (meeting_id, lead_id) -> latest meeting.completed of that meeting carrying that lead_id
+    meeting_lead_outcome: dict[tuple[str, str], Event] = field(default_factory=dict)
+    # (team, rep or _all, period, metric) -> latest target.set
+    targets: dict[tuple[str, str, str, str], Event] = field(default_factory=dict)
 
 
-def accepted_events(events: Iterable[Mapping[str, Any]], now_us: int, retention_us: int) -> list[Event]:
-    """Parse, drop late events, then drop repeated event_ids (first occurrence in arrival order wins).
+def accepted_events(
+    events: Iterable[Mapping[str, Any]],
+    now_us: int,
+    retention_us: int,
+    *,
+    max_future_us: int | None = None,
+    stages: Collection[str] | None = None,
+) -> list[Event]:
+    """Parse, drop late, future and unknown-stage events, then drop repeated event_ids (first
+    occurrence in arrival order wins).
 
-    Late events are dropped first because a late event "changes no state", not even the duplicate
-    filter's memory of seen ids.
+    The dropped events go first because they change no state, not even the duplicate filter's
+    memory of seen ids: a late event is dropped, a future one (stamped more than ``max_future_us``
+    after ``now``) and a ``deal.stage_changed`` to a stage outside ``stages`` are rejected.
     """
     seen: set[str] = set()
     accepted: list[Event] = []
@@ -130,13 +150,18 @@ def accepted_events(events: Iterable[Mapping[str, Any]], now_us: int, retention_
         t = parse_time(raw["occurred_at"])
         if t < now_us - retention_us or raw["event_id"] in seen:
             continue
+        if max_future_us is not None and t > now_us + max_future_us:
+            continue
+        if stages is not None and raw["type"] == "deal.stage_changed" and raw.get("stage") not in stages:
+            continue
         seen.add(raw["event_id"])
         accepted.append(Event(t, raw["event_id"], raw["type"], raw["team_id"], raw.get("rep_id"), raw))
     return accepted
 
 
 def is_contact(event: Event) -> bool:
-    """SPEC §4 contact (calls only; an email contact is its email's earliest email.sent)."""
+    """SPEC §4 contact (calls only; an email contact is its email's earliest email.sent, a meeting
+    contact its latest meeting.completed carrying the lead_id, when that says ``held``)."""
     if event.type != "call.completed" or not event.get("lead_id"):
         return False
     return bool(event.get("direction") == "outbound" or event.get("outcome") == "connected")
@@ -162,8 +187,17 @@ def build_views(events: list[Event]) -> Views:
                 views.emails[e.get("email_id")] = e
                 if lead_id:
                     views.leads[lead_id].contacts.append(e)
-        elif e.type in ("email.opened", "email.clicked", "email.replied"):
+        elif e.type in ("email.opened", "email.clicked", "email.replied", "email.unsubscribed"):
             views.email_actions[e.type].add(e.get("email_id"))
+        elif e.type == "meeting.scheduled":
+            views.meetings_scheduled.append(e)
+        elif e.type == "meeting.completed":
+            views.meeting_outcome[e.get("meeting_id")] = e
+            if lead_id:
+                views.meeting_lead_outcome[(e.get("meeting_id"), lead_id)] = e
+        elif e.type == "deal.stage_changed":
+            views.deal_stage[e.get("deal_id")] = e
+            views.stage_entered.setdefault((e.get("deal_id"), e.get("stage")), e)
         elif e.type in ("deal.created", "deal.won", "deal.lost"):
             views.deal_events.append(e)
             if e.type == "deal.created":
@@ -173,5 +207,12 @@ def build_views(events: list[Event]) -> Views:
             else:
                 views.deals_closed.add(e.get("deal_id"))
         elif e.type == "target.set":
-            views.targets[(e.team, e.rep or ALL, e.get("period"))] = e
+            views.targets[(e.team, e.rep or ALL, e.get("period"), e.get("metric"))] = e
+    met: set[str] = set()
+    for (_meeting_id, lead_id), e in views.meeting_lead_outcome.items():
+        if e.get("outcome") == "held":  # a held meeting is one contact, at the time that says so
+            views.leads[lead_id].contacts.append(e)
+            met.add(lead_id)
+    for lead_id in met:
+        views.leads[lead_id].contacts.sort()  # back in event-time order (ties: event_id)
     return views

@@ -78,9 +78,9 @@ class WorkingDay:
         weekday, hour = self.local(at)
         return 0.05 if weekday < 5 and hour < 21 else 0.01  # a few reps work late, almost nobody at night
 
-    def work_time(self, at: int) -> int:
-        """Reps mostly act in business hours: off-hours actions usually slip to the next morning."""
-        if self.is_work(at) or self.rng.random() < 0.2:
+    def next_open(self, at: int) -> int:
+        """`at` in business hours, else the start of the next business quarter hour (no draw)."""
+        if self.is_work(at):
             return at
         bucket = at // _BUCKET
         opens = self.work_start_cache.get(bucket)
@@ -89,4 +89,14 @@ class WorkingDay:
             while not self.is_work(probe * _BUCKET) and probe - bucket < 4 * 24 * 8:
                 probe += 1
             opens = self.work_start_cache[bucket] = probe * _BUCKET
-        return opens + int(self.rng.uniform(0, 45 * 60_000))
+        return opens
+
+    def work_time(self, at: int) -> int:
+        """Reps mostly act in business hours: off-hours actions usually slip to the next morning."""
+        if self.is_work(at) or self.rng.random() < 0.2:
+            return at
+        return self.next_open(at) + int(self.rng.uniform(0, 45 * 60_000))
+
+    def is_working_day(self, at: int) -> bool:
+        """A weekday (every day without day/night rhythm): the days that get daily targets."""
+        return not self.cfg.diurnal or self.local(at)[0] < 5

@@ -135,6 +135,7 @@ def _config(args: argparse.Namespace, settings: Settings) -> FloorConfig:
         tz=settings.timezone,
         currency=settings.currency,
         lead_rate=args.lead_rate,
+        deal_stages=settings.stages,
         max_events=args.max_events,
     )
 

@@ -36,10 +36,16 @@ class FloorConfig:
     response_p90_s: float = 3600.0
     conversion: float = 0.20  # of answered leads
     win_rate: float = 0.35
-    deal_median: float = 5000.0
+    deal_median: float = 1500.0  # EUR; with the default floor a rep's monthly won target is in the tens of thousands
     deal_sigma: float = 0.9
     cycle_median_days: float = 12.0
     backlog_days: float = 30.0
+    meeting_share: float = 0.30  # of worked leads, booking a meeting (mostly on a connected call)
+    prospect_meetings_per_day: float = 0.4  # per rep and working day, booked by prospecting, no lead
+    meeting_lead_hours: float = 24.0  # median time from booking to the meeting
+    meeting_lift: float = 3.0  # a held meeting multiplies a lead's odds of converting (the mean stays)
+    unsubscribe_share: float = 0.015  # of sent emails
+    deal_stages: tuple[str, ...] = ("qualification", "proposal", "negotiation")
     max_events: int | None = None
 
     def __post_init__(self) -> None:
@@ -63,6 +69,8 @@ class FloorConfig:
             "win_rate",
             "night_factor",
             "weekend_factor",
+            "meeting_share",
+            "unsubscribe_share",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -76,10 +84,15 @@ class FloorConfig:
                 self.prospect_emails_per_hour,
                 self.inbound_calls_per_hour,
                 self.backlog_days,
+                self.prospect_meetings_per_day,
             )
             < 0
         ):
             raise ValueError("rates, intensity and backlog_days must not be negative")
+        if not (self.meeting_lead_hours > 0 and self.meeting_lift >= 1):
+            raise ValueError("meeting_lead_hours must be positive and meeting_lift at least 1")
+        if not self.deal_stages or len(set(self.deal_stages)) != len(self.deal_stages) or "created" in self.deal_stages:
+            raise ValueError("deal_stages must be distinct, at least one, and not 'created'")
         opens, closes = self.business_hours
         if not (
             0 < self.response_median_s < self.response_p90_s

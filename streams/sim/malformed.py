@@ -4,7 +4,9 @@ distortions in streams.sim.distort, which mix them into a stream)."""
 from __future__ import annotations
 
 import random
+import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 from typing import Any, Final
 
 import orjson
@@ -21,9 +23,13 @@ REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "email.opened": ("email_id",),
     "email.clicked": ("email_id",),
     "email.replied": ("email_id",),
+    "email.unsubscribed": ("email_id",),
     "deal.created": ("deal_id", "rep_id", "amount"),
     "deal.won": ("deal_id", "rep_id", "amount"),
     "deal.lost": ("deal_id", "rep_id"),
+    "deal.stage_changed": ("deal_id", "rep_id", "stage"),
+    "meeting.scheduled": ("meeting_id", "rep_id", "scheduled_for"),
+    "meeting.completed": ("meeting_id", "rep_id", "outcome"),
     "target.set": ("period", "metric", "value"),
 }
 NUMBER_FIELDS: Final = frozenset({"amount", "duration_s", "value"})
@@ -55,6 +61,14 @@ def _of_type(kind: str, base: EventDict, rng: random.Random, currency: str) -> E
     }
     if kind.startswith("deal."):
         event.update(deal_id=f"deal-x{rng.getrandbits(32):08x}", amount=1250.0, currency=currency)
+        if kind == "deal.stage_changed":
+            event["stage"] = "proposal"
+    elif kind.startswith("meeting."):
+        event["meeting_id"] = f"meeting-x{rng.getrandbits(32):08x}"
+        if kind == "meeting.scheduled":
+            event["scheduled_for"] = _shifted(str(base["occurred_at"]), timedelta(days=1))
+        else:
+            event.update(outcome="held", duration_s=1800)
     elif kind == "call.completed":
         event.update(
             call_id=f"call-x{rng.getrandbits(32):08x}", direction="outbound", outcome="connected", duration_s=95
@@ -62,6 +76,11 @@ def _of_type(kind: str, base: EventDict, rng: random.Random, currency: str) -> E
     elif kind == "target.set":
         event.update(period=str(base["occurred_at"])[:7], metric="won_amount", value=100000.0)
     return event
+
+
+def _shifted(stamp: str, delta: timedelta) -> str:
+    moved = datetime.fromisoformat(stamp).astimezone(timezone.utc) + delta
+    return moved.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def _dumps_with(event: EventDict, field: str, raw: bytes) -> bytes:
@@ -209,6 +228,57 @@ def _m_bad_value(rng: random.Random, event: EventDict, currency: str) -> bytes:
     return orjson.dumps({**_of_type(kind, event, rng, currency), name: bad})
 
 
+def _m_bad_stage(rng: random.Random, event: EventDict, currency: str) -> bytes:
+    stage = rng.choice(["won", "lost", "created", "Proposal", "demo", "closing", "", "qualification "])
+    return orjson.dumps({**_of_type("deal.stage_changed", event, rng, currency), "stage": stage})
+
+
+def _m_bad_target(rng: random.Random, event: EventDict, currency: str) -> bytes:
+    name, bad = rng.choice(
+        [
+            ("metric", "revenue"),
+            ("metric", "meetings_scheduled"),
+            ("metric", "Won_Amount"),
+            ("metric", ""),
+            ("period", "2026-11-31"),
+            ("period", "2026-02-30"),
+            ("period", "2026-11-1"),
+            ("period", "2026-W48"),
+            ("period", "2026/11"),
+            ("period", "2026-11-23T00:00:00Z"),
+            ("period", "2026"),
+        ]
+    )
+    return orjson.dumps({**_of_type("target.set", event, rng, currency), name: bad})
+
+
+def _m_meeting_outcome(rng: random.Random, event: EventDict, currency: str) -> bytes:
+    outcome = rng.choice(["completed", "noshow", "no-show", "Held", "rescheduled", "canceled", ""])
+    return orjson.dumps({**_of_type("meeting.completed", event, rng, currency), "outcome": outcome})
+
+
+def _m_no_scheduled_for(rng: random.Random, event: EventDict, currency: str) -> bytes:
+    meeting = _of_type("meeting.scheduled", event, rng, currency)
+    if rng.random() < 0.5:
+        del meeting["scheduled_for"]
+    else:
+        meeting["scheduled_for"] = None
+    return orjson.dumps(meeting)
+
+
+def _m_future(rng: random.Random, event: EventDict, currency: str) -> bytes:
+    """The event stamped 1-3 days ahead of both its own time and the wall clock (clock skew): valid in
+    every field, rejected on read. The wall clock counts by UTC day, so a run stays reproducible within it."""
+    own = datetime.fromisoformat(str(event["occurred_at"])).astimezone(timezone.utc)
+    today = datetime.fromtimestamp(time.time(), timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    base = max(own, today + timedelta(days=1))  # tomorrow 00:00 UTC is after the wall clock
+    stamp = base + timedelta(days=1, milliseconds=rng.randrange(86_400_000))
+    changes: dict[str, Any] = {"occurred_at": stamp.isoformat(timespec="milliseconds").replace("+00:00", "Z")}
+    if "scheduled_for" in event:
+        changes["scheduled_for"] = _shifted(str(changes["occurred_at"]), timedelta(hours=2))
+    return orjson.dumps(copy_event(event, rng, **changes))
+
+
 MALFORMED_KINDS: Final[dict[str, Callable[[random.Random, EventDict, str], bytes]]] = {
     "not_json": _m_not_json,
     "random_bytes": _m_random_bytes,
@@ -224,6 +294,33 @@ MALFORMED_KINDS: Final[dict[str, Callable[[random.Random, EventDict, str], bytes
     "id_length": _m_id_length,
     "bad_duration": _m_duration,
     "bad_value": _m_bad_value,
+    "bad_stage": _m_bad_stage,
+    "bad_target": _m_bad_target,
+    "bad_meeting_outcome": _m_meeting_outcome,
+    "no_scheduled_for": _m_no_scheduled_for,
+    "future": _m_future,
+}
+# The engine's rejection reason(s) for each kind (`future` only when read: the decoder alone accepts it).
+REASONS_OF_KIND: Final[dict[str, frozenset[str]]] = {
+    "not_json": frozenset({"invalid_json"}),
+    "random_bytes": frozenset({"invalid_json"}),
+    "not_object": frozenset({"not_an_object"}),
+    "missing_field": frozenset({"missing_field"}),
+    "wrong_type": frozenset({"wrong_type"}),
+    "unknown_type": frozenset({"unknown_type"}),
+    "bad_timestamp": frozenset({"bad_timestamp"}),
+    "bad_amount": frozenset({"out_of_range", "wrong_type", "invalid_json"}),
+    "id_underscore": frozenset({"bad_id"}),
+    "id_control_char": frozenset({"bad_id"}),
+    "wrong_currency": frozenset({"wrong_currency"}),
+    "id_length": frozenset({"bad_id"}),
+    "bad_duration": frozenset({"out_of_range", "invalid_json"}),
+    "bad_value": frozenset({"bad_value", "out_of_range", "missing_field"}),
+    "bad_stage": frozenset({"bad_value"}),
+    "bad_target": frozenset({"bad_value"}),
+    "bad_meeting_outcome": frozenset({"bad_value"}),
+    "no_scheduled_for": frozenset({"missing_field"}),
+    "future": frozenset({"future"}),
 }
 _KIND_NAMES: Final = tuple(MALFORMED_KINDS)
 

@@ -40,13 +40,15 @@ def realtime_config(cfg: FloorConfig, rate: float | None) -> FloorConfig:
     """The demo's floor: around-the-clock activity scaled to `rate` events/s, sales cycles of hours.
 
     Real cycles of weeks would show no wins for days and need a pipeline backlog of millions of deals at
-    demo rates, so cycles are compressed (median 2 h, backlog of one day).
+    demo rates, so cycles are compressed (median 2 h, backlog of one day), and so are meetings (booked for
+    about 20 minutes later).
     """
     live = replace(
         cfg,
         diurnal=False,
         cycle_median_days=min(cfg.cycle_median_days, 2 / 24),
         backlog_days=min(cfg.backlog_days, 1.0),
+        meeting_lead_hours=min(cfg.meeting_lead_hours, 1 / 3),
     )
     if rate is not None:
         if rate <= 0:

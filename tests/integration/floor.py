@@ -11,7 +11,7 @@ import orjson
 
 from streams.audit import reference
 from streams.errors import InvalidEvent
-from streams.records import decode_event
+from streams.records import Event, decode_event
 from streams.settings import load_settings
 from streams.sim.distort import distort_labeled
 from streams.sim.produce import produce
@@ -25,11 +25,16 @@ def distorted(config: FloorConfig, **shares: float) -> list[tuple[bytes, str]]:
     return [(value, label) for value, label in distort_labeled(generate(config), seed=config.seed, **shares)]
 
 
+def decode_as_read(value: bytes) -> Event:
+    """Decode as the worker's ingest does now: events more than 300 s ahead of the wall clock are `future`."""
+    return decode_event(value, latest_us=int(time.time() * 1_000_000) + 300_000_000)
+
+
 def valid_events(values: list[bytes]) -> list[dict[str, Any]]:
     out = []
     for value in values:
         try:
-            decode_event(value)
+            decode_as_read(value)
         except InvalidEvent:
             continue
         out.append(orjson.loads(value))

@@ -18,7 +18,11 @@ async def _create_topic(bootstrap: str, name: str, partitions: int) -> None:
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
-        topics = await admin.describe_topics([name])
+        for _ in range(50):  # a new topic's metadata reaches the broker's cache a moment after its creation
+            topics = await admin.describe_topics([name])
+            if topics[0]["error_code"] != 3:  # UNKNOWN_TOPIC_OR_PARTITION
+                break
+            await asyncio.sleep(0.1)
     finally:
         await admin.close()
     assert [t["topic"] for t in topics] == [name]

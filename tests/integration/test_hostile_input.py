@@ -30,11 +30,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from streams.audit import reference
 from streams.errors import InvalidEvent
-from streams.records import REASONS, decode_event
+from streams.records import REASONS
 from streams.sim.distort import malformed_value
 from streams.sim.simulator import FloorConfig
 from streams.topics import INPUT_TOPICS
-from tests.integration.floor import converge, distorted, produce_values, valid_events
+from tests.integration.floor import converge, decode_as_read, distorted, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
 from tests.kpi_compare import differences, parse_metrics
 
@@ -427,7 +427,7 @@ async def test_fuzz_never_stops_the_worker_and_every_bad_message_is_dead_lettere
     accepted = []
     for value, label in bad:
         try:
-            decode_event(value)
+            decode_as_read(value)
         except InvalidEvent:
             continue
         accepted.append((label, value[:200]))
@@ -498,7 +498,7 @@ async def test_message_too_big_to_dead_letter_verbatim(kafka_bootstrap: str, top
     bad = [*small, *oversize]
     for value, _ in bad:
         try:
-            decode_event(value)
+            decode_as_read(value)
         except InvalidEvent:
             continue
         raise AssertionError(f"decodes: {value[:100]!r}")

@@ -14,10 +14,9 @@ from aiokafka import AIOKafkaConsumer
 from prometheus_client.parser import text_string_to_metric_families
 
 from streams.errors import InvalidEvent
-from streams.records import decode_event
 from streams.sim.simulator import FloorConfig
 from streams.topics import INPUT_TOPICS
-from tests.integration.floor import distorted, produce_values
+from tests.integration.floor import decode_as_read, distorted, produce_values
 from tests.integration.workers import Worker, worker_env
 
 
@@ -55,7 +54,7 @@ async def test_events_round_trip_and_rejects_reach_the_deadletter(
     for value in values:
         if value in malformed:
             continue
-        record = decode_event(value)
+        record = decode_as_read(value)
         if record.occurred_at < now - timedelta(days=40):
             late.append(value)
         elif record.event_id in seen_ids:
@@ -74,7 +73,7 @@ async def test_events_round_trip_and_rejects_reach_the_deadletter(
         decoded = 0
         for message in inputs:
             try:
-                record = decode_event(message.value)  # type: ignore[attr-defined]
+                record = decode_as_read(message.value)  # type: ignore[attr-defined]
             except InvalidEvent:
                 assert message.value in malformed  # type: ignore[attr-defined]
                 continue
@@ -115,7 +114,7 @@ async def test_events_round_trip_and_rejects_reach_the_deadletter(
 
 def decode_error(raw: bytes) -> str:
     try:
-        decode_event(raw)
+        decode_as_read(raw)
     except InvalidEvent as exc:
         return exc.reason
     raise AssertionError(f"dead-lettered value decodes: {raw[:80]!r}")

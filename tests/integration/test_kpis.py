@@ -12,6 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from agents.routing import SEP, aggregate_partition
@@ -48,16 +49,29 @@ def api_series(worker: Worker, team: str, rep: str, day: date | None = None) -> 
         for name, value in values.items():
             labels = {"team": team, "rep": rep, "window": window}
             if isinstance(value, dict):
-                for stat, v in value.items():
-                    out[key(f"salesfloor_{name}", {**labels, "stat": stat})] = v
+                for label, v in value.items():
+                    out[key(f"salesfloor_{name}", {**labels, OWN_LABEL.get(name, "stat"): label})] = v
             else:
                 out[key(f"salesfloor_{name}", labels)] = value
     for name, value in document["live"].items():
-        labels = {"team": team} if name == "lead_oldest_awaiting_seconds" else {"team": team, "rep": rep}
-        if name == "lead_oldest_awaiting_seconds" and rep != "_all":
+        if name in TEAM_ONLY and rep != "_all":
             continue
-        out[key(f"salesfloor_{name}", labels)] = value
+        labels = {"team": team} if name in TEAM_ONLY else {"team": team, "rep": rep}
+        if isinstance(value, dict):
+            for label, v in value.items():
+                out[key(f"salesfloor_{name}", {**labels, OWN_LABEL[name]: label})] = v
+        else:
+            out[key(f"salesfloor_{name}", labels)] = value
     return out
+
+
+OWN_LABEL = {  # the label of its own each multi-series KPI has (else `stat`)
+    "deals_entered_stage": "stage",
+    "target_value": "metric",
+    "target_attainment_ratio": "metric",
+    "pipeline_open_amount_by_stage": "stage",
+}
+TEAM_ONLY = {"lead_oldest_awaiting_seconds", "pipeline_open_amount_by_stage"}  # live, per team and floor
 
 
 async def test_simulated_day_one_worker_restart_and_two_workers(
@@ -108,6 +122,21 @@ async def test_simulated_day_one_worker_restart_and_two_workers(
                 and not (dict(k[1]).get("rep") is None and rep != "_all")
             }
             assert differences(got, scope) == [], (team, rep)
+
+        # history: one KPI day by day and month by month, as the windows say; nothing outside what is kept
+        today = now.date()
+        for team in ("_all", *teams):
+            status, days = first.api(f"/api/history?team={team}&kpi=leads_created&from={today}&to={today}")
+            assert status == 200, days
+            wanted = want.get(key("salesfloor_leads_created", {"team": team, "rep": "_all", "window": "today"}), 0)
+            assert days["points"] == [{"date": today.isoformat(), "value": wanted}], team
+            status, months = first.api(f"/api/history?team={team}&kpi=won_amount&from={today:%Y-%m}&to={today:%Y-%m}")
+            wanted = want.get(key("salesfloor_won_amount", {"team": team, "rep": "_all", "window": "month"}), 0)
+            assert status == 200 and months["points"][0]["value"] == pytest.approx(wanted, rel=1e-12), months
+        status, document = first.api("/api/kpis?date=1900-01-01")
+        assert status == 404 and "is not kept: days from" in document["error"], document
+        status, document = first.api("/api/history?kpi=leads_created&from=1900-01&to=1900-02")
+        assert status == 404 and "is not kept: months from" in document["error"], document
 
         # a clean restart restores every KPI from the changelogs
         first.stop(signal.SIGTERM)

@@ -24,8 +24,10 @@ from agents.kpis import activity as act
 from agents.kpis import conversion as cv
 from agents.kpis import follow_up as fu
 from agents.kpis import kpis_for
+from agents.kpis import meetings as mt
 from agents.kpis import response as ld
 from agents.kpis import revenue as rv
+from agents.kpis import targets as tg
 from agents.kpis.model import ALL, LIVE, MINUTE_US, UNASSIGNED, BucketClock
 from agents.kpis.response import OLDEST_AWAITING
 from agents.kpis.series import Kpis
@@ -37,6 +39,13 @@ WARSAW = ZoneInfo("Europe/Warsaw")
 NOW = datetime(2026, 11, 25, 14, 30, 17, 250_000, tzinfo=WARSAW)
 PARTITIONS = 4
 FIELDS = (
+    mt.SCHEDULED,
+    mt.HELD,
+    mt.NO_SHOW,
+    mt.FIRST_HELD,
+    mt.FIRST_HELD_CONVERTED,
+    act.EMAILS_UNSUBSCRIBED,
+    rv.ENTERED_STAGE + "proposal",
     ld.CREATED,
     cv.CONVERTED,
     ld.RESPONDED,
@@ -99,14 +108,22 @@ def random_fields(rng: random.Random) -> dict[str, int]:
 
 
 def random_bucket(rng: random.Random, now_us: int, clock: BucketClock, rep: str) -> tuple[str, dict[str, int]]:
-    kind = rng.choice("dddmmmlp")
+    kind = rng.choice("dddmmmlpw")
     if kind == "d":
         return clock.day(now_us - rng.choice((0, 0, 1, 5, 40)) * 86_400_000_000), random_fields(rng)
     if kind == "m":
         return f"m{now_us // MINUTE_US - rng.randrange(0, 90)}", random_fields(rng)
     if kind == "p":
-        return "p" + rng.choice(("2026-11", "2026-10")), {rv.TARGET: rng.choice((0, 5_000_000_000, 7_777_777))}
+        period = rng.choice(("2026-11", "2026-10", "2026-11-25", "2026-11-24"))
+        bucket = tg.period_bucket(period, rng.choice(sorted(tg.METRICS)))
+        return bucket, {tg.TARGET: rng.choice((0, 5_000_000_000, 7_777_777))}
+    if kind == "w":
+        return "w" + clock.day(now_us - rng.choice((0, 30)) * 86_400_000_000)[1:], {
+            str(rng.randrange(0, 86400)): rng.randrange(1, 10**9) for _ in range(rng.randrange(1, 4))
+        }
     live = {ld.AWAITING: rng.randrange(0, 9), rv.PIPELINE_OPEN: rng.randrange(0, 10**12)}
+    if rep == ALL:
+        live[rv.OPEN_BY_STAGE + rng.choice(("created", "proposal"))] = rng.randrange(0, 10**12)
     if rep == ALL and rng.random() < 0.8:
         live[OLDEST_AWAITING] = now_us - rng.randrange(0, 10**10)
     return LIVE, live
@@ -261,7 +278,7 @@ def filtered_document(
         and labels.get("rep", ALL) == rep
         and (window is None or labels.get("window", window) == window)
     ]
-    return {"team": team, "rep": rep, "date": day.isoformat() if day else None, **api_shape(series)}
+    return {"team": team, "rep": rep, "date": day.isoformat() if day else None, "month": None, **api_shape(series)}
 
 
 @pytest.mark.parametrize("seed", range(3))

@@ -258,3 +258,52 @@ def test_any_field_replaced_by_any_json_never_escapes(kind: str, field: str, jun
             "bad_value",
             "wrong_currency",
         }
+
+
+NEW_BASE = {"event_id": "e1", "occurred_at": "2026-11-30T10:00:00Z", "team_id": "t", "rep_id": "r"}
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [
+        ({"type": "meeting.scheduled", "meeting_id": "m1", "scheduled_for": "2026-12-01T10:00:00+01:00"}, None),
+        ({"type": "meeting.scheduled", "meeting_id": "m1"}, "missing_field"),
+        ({"type": "meeting.scheduled", "meeting_id": "m1", "scheduled_for": "2026-12-01T10:00:00"}, "bad_timestamp"),
+        (
+            {"type": "meeting.completed", "meeting_id": "m1", "outcome": "held", "lead_id": "l1", "duration_s": 1800},
+            None,
+        ),
+        ({"type": "meeting.completed", "meeting_id": "m1", "outcome": "rescheduled"}, "bad_value"),
+        ({"type": "meeting.completed", "meeting_id": "m1", "outcome": "held", "rep_id": None}, "missing_field"),
+        ({"type": "deal.stage_changed", "deal_id": "d1", "stage": "proposal"}, None),
+        ({"type": "deal.stage_changed", "deal_id": "d1", "stage": "won"}, "bad_value"),
+        ({"type": "deal.stage_changed", "deal_id": "d1"}, "missing_field"),
+        ({"type": "email.unsubscribed", "email_id": "m1", "rep_id": None}, None),
+        ({"type": "target.set", "period": "2026-11-30", "metric": "calls_outbound", "value": 40}, None),
+        ({"type": "target.set", "period": "2026-11", "metric": "leads_responded", "value": 40}, None),
+        ({"type": "target.set", "period": "2026-02-30", "metric": "calls_outbound", "value": 40}, "bad_value"),
+        ({"type": "target.set", "period": "2026-11-1", "metric": "calls_outbound", "value": 40}, "bad_value"),
+        ({"type": "target.set", "period": "2026-11", "metric": "talk_time", "value": 40}, "bad_value"),
+    ],
+)
+def test_this_rounds_event_types(fields: dict[str, object], reason: str | None) -> None:
+    raw = orjson.dumps({**NEW_BASE, **fields})
+    if reason is None:
+        assert decode_event(raw).event_id == "e1"
+    else:
+        with pytest.raises(InvalidEvent) as caught:
+            decode_event(raw)
+        assert caught.value.reason == reason
+
+
+def test_configured_stages_and_future_events() -> None:
+    moved = orjson.dumps({**NEW_BASE, "type": "deal.stage_changed", "deal_id": "d1", "stage": "demo"})
+    assert decode_event(moved, stages=("demo", "contract")).event_id == "e1"
+    with pytest.raises(InvalidEvent, match="stage must be one of"):
+        decode_event(moved)
+    created = orjson.dumps({**NEW_BASE, "type": "lead.created", "lead_id": "l1"})
+    at_us = decode_event(created).at_us
+    assert decode_event(created, latest_us=at_us).at_us == at_us
+    with pytest.raises(InvalidEvent) as caught:
+        decode_event(created, latest_us=at_us - 1)
+    assert caught.value.reason == "future"

@@ -26,6 +26,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         1000,
     )
     assert s.aiokafka_kwargs() == {"bootstrap_servers": "localhost:9092", "security_protocol": "PLAINTEXT"}
+    assert (s.max_future_seconds, s.stages) == (300, ("qualification", "proposal", "negotiation"))
 
 
 @pytest.mark.parametrize(
@@ -38,6 +39,11 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         ("SALESFLOOR_ALERT_THRESHOLDS", "0"),
         ("SALESFLOOR_LEAD_SLA_SECONDS", "-5"),
         ("SALESFLOOR_CURRENCY", "euro"),
+        ("SALESFLOOR_DEAL_STAGES", "qualification,,proposal"),
+        ("SALESFLOOR_DEAL_STAGES", "demo,demo"),
+        ("SALESFLOOR_DEAL_STAGES", "created,proposal"),
+        ("SALESFLOOR_DEAL_STAGES", "Proposal Sent"),
+        ("SALESFLOOR_MAX_FUTURE_SECONDS", "-1"),
         ("SALESFLOOR_KAFKA_BOOTSTRAP", "localhost"),
         ("SALESFLOOR_KAFKA_SECURITY_PROTOCOL", "TLS"),
         ("SALESFLOOR_MAX_REPS", "0"),
