@@ -34,29 +34,18 @@ from agents.entities.state import compact, entity_keys
 from agents.kpis import kpis_for
 from agents.routing import SEP, entity_partition
 from benchmarks.common import RESULTS, machine
+from streams.kafka.buffered import MemoryTable
 from streams.records import decode_event
 from streams.sim.simulator import FloorConfig, generate
 
 PARTITIONS = 4
 
 
-class Table:
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.dirty: dict[str, int] = {}
-
-    def put(self, key: str, partition: int, value: Any) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str, partition: int) -> None:
-        self.data.pop(key, None)
-
-
 def one_day(teams: int, reps: int) -> dict[tuple[str, str, str], dict[int, list[Any]]]:
     """(team, rep, bucket) -> {source partition: [version, fields]} after a simulated day."""
     now = datetime(2026, 11, 30, 20, tzinfo=timezone.utc)
     config = FloorConfig(seed=1, teams=teams, reps_per_team=reps, start=now - timedelta(hours=14), end=now, tz="UTC")
-    stage = EntityStage(Table(), kpis_for(ZoneInfo("UTC"), 300_000_000), on_duplicate=lambda t: None,
+    stage = EntityStage(MemoryTable(), kpis_for(ZoneInfo("UTC"), 300_000_000), on_duplicate=lambda t: None,
                         watch=lambda p, k, e: None, foreign=lambda p, o, v: None)  # fmt: skip
     routed: dict[int, list[Any]] = {}
     events = 0
@@ -87,7 +76,7 @@ def main() -> int:
     gc.collect()
     tracemalloc.start()
     started = time.perf_counter()
-    table, view = Table(), AggregateView()
+    table, view = MemoryTable(), AggregateView()
     first = date(2026, 11, 30)
     for n in range(args.days):  # every kept day holds what the simulated day holds
         stamp = (first - timedelta(days=n)).isoformat()

@@ -4,6 +4,7 @@ into fresh input topics with the project's own `produce`."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 import uuid
 from collections.abc import Iterator
@@ -96,17 +97,7 @@ def floor_config(
         assert events is not None
         per_day = events_per_second(base) * 86400
         hours = 24 * events / per_day * 1.05 + 0.5
-    return FloorConfig(
-        start=end - timedelta(hours=hours),
-        end=end,
-        teams=teams,
-        reps_per_team=reps_per_team,
-        diurnal=False,
-        backlog_days=1.0,
-        cycle_median_days=2.0,
-        seed=seed,
-        max_events=events,
-    )
+    return dataclasses.replace(base, start=end - timedelta(hours=hours), max_events=events)
 
 
 async def produce_values(values: list[bytes], bootstrap: str, prefix: str, label: str) -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any, ClassVar, Literal, overload
@@ -204,10 +205,10 @@ class _Fields:
         return value
 
     @overload
-    def choice(self, name: str, allowed: frozenset[str], *, required: Literal[True] = True) -> str: ...
+    def choice(self, name: str, allowed: Collection[str], *, required: Literal[True] = True) -> str: ...
     @overload
-    def choice(self, name: str, allowed: frozenset[str], *, required: bool) -> str | None: ...
-    def choice(self, name: str, allowed: frozenset[str], *, required: bool = True) -> str | None:
+    def choice(self, name: str, allowed: Collection[str], *, required: bool) -> str | None: ...
+    def choice(self, name: str, allowed: Collection[str], *, required: bool = True) -> str | None:
         value = self.text(name) if not required else self.get(name, True)
         if value is None:
             return None
@@ -265,7 +266,7 @@ def parse_timestamp(value: object, name: str = "occurred_at") -> tuple[datetime,
 
 
 def decode_event(
-    raw: bytes | str, *, currency: str = "EUR", stages: tuple[str, ...] = DEFAULT_STAGES, latest_us: int | None = None
+    raw: bytes | str, *, currency: str = "EUR", stages: Collection[str] = DEFAULT_STAGES, latest_us: int | None = None
 ) -> Event:
     """Decode and validate one message value; any problem raises `InvalidEvent`, nothing else. With
     `latest_us` (the wall clock plus `SALESFLOOR_MAX_FUTURE_SECONDS`), a later event is rejected as `future`."""
@@ -278,17 +279,20 @@ def decode_event(
     if not isinstance(obj, dict):
         raise InvalidEvent("not_an_object", f"value must be a JSON object, got {type(obj).__name__}")
     try:
-        event = _build(_Fields(obj), currency, frozenset(stages))
+        event = _build(_Fields(obj), currency, stages)
     except InvalidEvent:
         raise
     except Exception as exc:  # noqa: BLE001 - the decoder's promise: only InvalidEvent escapes
         raise InvalidEvent("bad_value", f"cannot decode event: {type(exc).__name__}: {exc}") from None
     if latest_us is not None and event.at_us > latest_us:
-        raise InvalidEvent("future", f"occurred_at {event.occurred_at.isoformat()} is ahead of the wall clock")
+        raise InvalidEvent(
+            "future", f"occurred_at {event.occurred_at.isoformat()} is further ahead of the wall clock than "
+            "SALESFLOOR_MAX_FUTURE_SECONDS allows"
+        )  # fmt: skip
     return event
 
 
-def _build(f: _Fields, currency: str, stages: frozenset[str]) -> Event:
+def _build(f: _Fields, currency: str, stages: Collection[str]) -> Event:
     event_id = f.ident("event_id")
     kind = f.get("type", True)
     if not isinstance(kind, str):

@@ -30,6 +30,7 @@ def waiting_since(events: list[CompactEvent]) -> int | None:
     """The creation time of a lead still waiting for its first contact, else None (`LeadFacts.waiting`,
     as one scan: it runs on every change of a lead)."""
     created: CompactEvent | None = None
+    completions: list[CompactEvent] = []
     for event in events:
         kind = event["y"]
         if kind == "lead.created":
@@ -37,9 +38,11 @@ def waiting_since(events: list[CompactEvent]) -> int | None:
                 created = event
         elif kind in ("lead.disqualified", "deal.created") or is_contact(event):
             return None
-        elif kind == "meeting.completed" and held_meetings([e for e in events if e["y"] == kind]):
-            return None
-    return None if created is None else created["a"]
+        elif kind == "meeting.completed":
+            completions.append(event)
+    if created is None or held_meetings(completions):
+        return None
+    return created["a"]
 
 
 def alert_for(lead_key: str, events: list[CompactEvent], threshold_s: int, now_us: int) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping
 from datetime import date
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -16,7 +16,7 @@ from prometheus_client.utils import floatToGoString
 
 from agents.export.rows import owned_rows, row_buckets
 from agents.export.source import Worker
-from agents.kpis.model import ALL, MINUTE_US, Series
+from agents.kpis.model import ALL, MINUTE_US, Fields, Series
 from agents.kpis.windows import now_us as wall_now_us
 from streams.kafka.internals import collectors
 
@@ -38,14 +38,22 @@ def key_series(
     *,
     day: date | None = None,
     now_us: int | None = None,
+    windows: tuple[str, ...] | None = None,
 ) -> Iterator[Series]:
-    """The series `owned_series` exports with these team and rep labels, without building the others."""
-    now = wall_now_us() if now_us is None else now_us
+    """The series `owned_series` exports with these team and rep labels (of `windows` only, if given),
+    without building the others."""
+    buckets = key_buckets(worker, team, rep)
+    if buckets is not None:
+        now = wall_now_us() if now_us is None else now_us
+        yield from worker.kpis.series_for(team, rep, buckets, now_us=now, day=day, windows=windows)
+
+
+def key_buckets(worker: Worker, team: str, rep: str) -> Mapping[str, Fields] | None:
+    """The buckets of the row this worker exports with these labels, or None when it exports none."""
     for row_team, row_rep, folded in owned_rows(worker):
         if row_team == team and row_rep == rep:
-            yield from worker.kpis.series_for(
-                team, rep, row_buckets(worker.view, team, rep, folded), now_us=now, day=day
-            )
+            return row_buckets(worker.view, team, rep, folded)
+    return None
 
 
 class KpiCollector(Collector):

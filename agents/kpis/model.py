@@ -2,7 +2,9 @@
 the `Family` a KPI module declares.
 
 A contribution maps `(team, rep, bucket, field)` to a number. Buckets are `d<YYYY-MM-DD>` (local
-business day), `m<epoch minute>`, `p<YYYY-MM>` (target period) and `live` (state right now). A field
+business day), `m<epoch minute>`, `w<YYYY-MM-DD>` (a day's won amounts by local second of day),
+`p<period>:<metric>` (one target), `live` (state right now), and in the aggregates only
+`M<YYYY-MM>` (a month's rollup of the days that left the history). A field
 is a name, or, in the team and floor `live` buckets, the creation time (µs, an int) of an awaiting lead
 counted once: a lead's answer then moves that time's count by exactly -1.
 """
@@ -207,9 +209,8 @@ class PeriodContext:
     acc: Fields
     buckets: Mapping[str, Fields]
     labels: Labels
-    now_us: int  # the wall clock; with a past `day`, the end of that day's window
+    now_us: int  # the wall clock
     clock: BucketClock
-    past: bool  # a past day (or its month) asked through the API
 
     @property
     def floor(self) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date, datetime, timedelta, timezone
+from functools import lru_cache
+from zoneinfo import ZoneInfo
 
 from agents.kpis.model import (
     ALL,
@@ -95,24 +97,30 @@ def growth(context: PeriodContext) -> Iterator[Series]:
     """Won amount of the month so far against the previous month up to the same elapsed local time."""
     if context.window != "month":
         return
-    first = date.fromisoformat(context.period + "-01")
+    days, cut_day, cut = previous_month_cut(context.period, context.now_us // MICRO, context.clock.zone)
+    buckets = context.buckets
+    before = sum(buckets.get(day, {}).get(WON_AMOUNT, 0) for day in days)
+    if cut_day is not None:
+        before += sum(amount for second, amount in buckets.get(cut_day, {}).items() if int(second) < cut)
+    if before > 0:
+        yield "salesfloor_won_amount_growth_ratio", context.labels, context.acc.get(WON_AMOUNT, 0) / before - 1
+
+
+@lru_cache(maxsize=8)  # every team/rep of a scrape asks for the same cut
+def previous_month_cut(period: str, now_s: int, zone: ZoneInfo) -> tuple[tuple[str, ...], str | None, int]:
+    """The previous month's whole days before the cut (day buckets), the by-time bucket of the day the
+    cut falls in (None: the whole month is before it) and the cut's local second of that day."""
+    first = date.fromisoformat(period + "-01")
     previous = (first - timedelta(days=1)).replace(day=1)
     length = (first - previous).days
-    zone = context.clock.zone
-    now = datetime.fromtimestamp(context.now_us / MICRO, tz=timezone.utc).astimezone(zone)
-    buckets = context.buckets
-    if now.strftime("%Y-%m") == context.period and now.day - 1 < length:
+    now = datetime.fromtimestamp(now_s, tz=timezone.utc).astimezone(zone)
+    if now.strftime("%Y-%m") == period and now.day - 1 < length:
         whole_days, cut = now.day - 1, now.hour * 3600 + now.minute * 60 + now.second
     else:  # a past month, or one longer than the previous month has days: the whole previous month
         whole_days, cut = length, 0
-    before = 0
-    for n in range(whole_days):
-        before += buckets.get("d" + (previous + timedelta(days=n)).isoformat(), {}).get(WON_AMOUNT, 0)
-    if whole_days < length:
-        at = buckets.get(WON_AT + (previous + timedelta(days=whole_days)).isoformat(), {})
-        before += sum(amount for second, amount in at.items() if int(second) < cut)
-    if before > 0:
-        yield "salesfloor_won_amount_growth_ratio", context.labels, context.acc.get(WON_AMOUNT, 0) / before - 1
+    days = tuple("d" + (previous + timedelta(days=n)).isoformat() for n in range(whole_days))
+    cut_day = WON_AT + (previous + timedelta(days=whole_days)).isoformat() if whole_days < length else None
+    return days, cut_day, cut
 
 
 def family(stages: tuple[str, ...]) -> Family:

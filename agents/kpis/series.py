@@ -73,11 +73,15 @@ class Kpis:
         *,
         now_us: int,
         day: date | None = None,
+        windows: tuple[str, ...] | None = None,
     ) -> Iterator[Series]:
-        """All series of one team/rep: every window, the month-only ones, and the live gauges (not for
-        a past `day`)."""
+        """All series of one team/rep: every window (or those of `windows`) and the live gauges; for a
+        past `day`, its `today` and `month` windows only."""
         clock = self.clock
-        windows = ("today", "month") if day is not None else WINDOWS
+        if windows is None:
+            windows = ("today", "month") if day is not None else WINDOWS
+        elif day is not None:
+            windows = tuple(w for w in windows if w != "last_60m")
         for window in windows:
             labels = {"team": team, "rep": rep, "window": window}
             acc = sum_fields(buckets, window_buckets(window, now_us, clock, day))
@@ -85,9 +89,7 @@ class Kpis:
             if window != "last_60m":
                 today = day.isoformat() if day else clock.day(now_us)[1:]
                 period = today if window == "today" else today[:7]
-                yield from self.periodic(
-                    PeriodContext(window, period, acc, buckets, labels, now_us, clock, day is not None)
-                )
+                yield from self.periodic(PeriodContext(window, period, acc, buckets, labels, now_us, clock))
         if day is not None:
             return
         live = buckets.get(LIVE, {})

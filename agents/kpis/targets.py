@@ -4,6 +4,7 @@ and the attainment of the KPI it names, in the window of its period (a day: `tod
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
 from agents.kpis import activity, meetings, response, revenue
 from agents.kpis.model import ALL, MICRO, ContributionBuilder, Entity, Family, PeriodContext, Series, latest
@@ -30,6 +31,7 @@ def contribute(entity: Entity, out: ContributionBuilder) -> None:
         out.set_exact(target["T"], target["R"] or ALL, period_bucket(target["P"], metric), TARGET, target.get("v", 0))
 
 
+@lru_cache(maxsize=4096)  # a scrape asks for each metric of the same few periods, for every team/rep
 def period_bucket(period: str, metric: str) -> str:
     return f"p{period}:{metric}"
 

@@ -51,7 +51,7 @@ def lead_facts(entity: Entity) -> LeadFacts | None:
         team=created["T"],
         owner=created["R"] or UNASSIGNED,
         created_at=created["a"],
-        contacts=by_time([*calls, *emails.values(), *meetings]) if meetings else by_time([*calls, *emails.values()]),
+        contacts=by_time([*calls, *emails.values(), *meetings]),
         meetings=meetings,
         conversion=earliest(entity.of("deal.created")),
         disqualified=bool(entity.of("lead.disqualified")),

@@ -69,12 +69,14 @@ def install_web(app: faust.App, worker: Worker, registry: CollectorRegistry) -> 
         first, last = query.get("from") or "", query.get("to") or ""
         if "salesfloor_" + kpi.removeprefix("salesfloor_") not in worker.kpis.windowed_metrics():
             return web.json({"error": f"kpi must name a windowed KPI of SPEC §4, got {kpi[:64]!r}"}, status=400)
-        days = parse_day(first) is not None and parse_day(last) is not None
-        if not (days or (is_month(first) and is_month(last))) or first > last:
+        first_day, last_day = parse_day(first), parse_day(last)
+        if not ((first_day and last_day) or (is_month(first) and is_month(last))) or first > last:
             return web.json({"error": "from and to must both be YYYY-MM-DD or both YYYY-MM, from <= to"}, status=400)
         kept = Kept.of(worker)
-        error = (kept.day_error(parse_day(first)) or kept.day_error(parse_day(last))) if days else (  # type: ignore[arg-type]
-            kept.month_error(first) or kept.month_error(last))  # fmt: skip
+        if first_day and last_day:
+            error = kept.day_error(first_day) or kept.day_error(last_day)
+        else:
+            error = kept.month_error(first) or kept.month_error(last)
         if error:
             return web.json({"error": error}, status=404)
         if len(periods(first, last)) > MAX_POINTS:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from agents.export.exposition import key_series
+from agents.export.exposition import key_buckets, key_series
 from agents.export.source import Worker
 from agents.kpis.model import Series
 from agents.kpis.windows import Horizon, now_us
@@ -50,9 +50,10 @@ def kpi_document(
     `month` (YYYY-MM), only that month's window."""
     if month is not None:
         day, window = date.fromisoformat(month + "-01"), "month"
+    windows = None if window is None else (window,)
     series = [
         (metric, labels, value)
-        for metric, labels, value in key_series(worker, team, rep, day=day)
+        for metric, labels, value in key_series(worker, team, rep, day=day, windows=windows)
         if window is None or labels.get("window", window) == window
     ]
     shape = api_shape(series)
@@ -66,18 +67,19 @@ def history_document(worker: Worker, team: str, rep: str, kpi: str, first: str, 
     """One KPI day by day (`first`/`last` are YYYY-MM-DD: its `today` window of each day) or month by
     month (YYYY-MM: its `month` window); a value of its own labels (stat, stage, metric) is an object,
     and a KPI with no value that day (a ratio of nothing) is null."""
-    metric = "salesfloor_" + kpi.removeprefix("salesfloor_")
+    name = kpi.removeprefix("salesfloor_")
+    metric = "salesfloor_" + name
     by_month = len(first) == 7
+    window = "month" if by_month else "today"
+    buckets = key_buckets(worker, team, rep) or {}
+    now = now_us()
     points = []
     for point in periods(first, last):
         day = date.fromisoformat(point + "-01" if by_month else point)
-        window = "month" if by_month else "today"
-        values = api_shape(
-            (m, labels, v) for m, labels, v in key_series(worker, team, rep, day=day)
-            if m == metric and labels.get("window") == window
-        )["windows"].get(window, {})  # fmt: skip
-        points.append({"month" if by_month else "date": point, "value": values.get(metric.removeprefix("salesfloor_"))})
-    return {"team": team, "rep": rep, "kpi": metric.removeprefix("salesfloor_"),
+        series = worker.kpis.series_for(team, rep, buckets, now_us=now, day=day, windows=(window,))
+        values = api_shape(s for s in series if s[0] == metric)["windows"].get(window, {})
+        points.append({"month" if by_month else "date": point, "value": values.get(name)})
+    return {"team": team, "rep": rep, "kpi": name,
             "resolution": "month" if by_month else "day", "points": points}  # fmt: skip
 
 

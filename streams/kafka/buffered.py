@@ -44,6 +44,20 @@ class StateTable(Protocol):
     def delete(self, key: str, partition: int) -> None: ...
 
 
+class MemoryTable:
+    """A `StateTable` over a plain dict, for tools and tests that drive the stages without a broker."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, Any] = {}
+        self.dirty: dict[str, int] = {}
+
+    def put(self, key: str, partition: int, value: Any) -> None:
+        self.data[key] = value
+
+    def delete(self, key: str, partition: int) -> None:
+        self.data.pop(key, None)
+
+
 class BufferedTable:
     """A Faust table whose writes reach its changelog at the next commit, once per dirty key."""
 

@@ -9,7 +9,8 @@ import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agents.kpis import kpis_for
+from agents.kpis import kpis_for, targets
+from streams.records import TARGET_METRICS
 from tests.deploy.test_dashboards import spec_text, spelled_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,3 +115,4 @@ def test_family_fields_are_unique_and_metrics_are_the_contracts() -> None:
     assert declared - contract == set()
     for family in kpis.families:
         assert re.fullmatch(r"[a-z_]+", family.name)
+    assert set(targets.METRICS) == TARGET_METRICS  # every metric a target.set may name has its KPI field

@@ -22,26 +22,13 @@ from agents.kpis.model import ALL
 from agents.routing import entity_partition
 from streams.audit import reference
 from streams.errors import InvalidEvent
+from streams.kafka.buffered import MemoryTable
 from streams.records import decode_event
 from streams.sim.simulator import FloorConfig, generate
 from tests.kpi_compare import differences, key
 
 PARTITIONS = 4
 ROUTE_CHUNK = 50  # events per entity-topic message
-
-
-class MemoryTable:
-    """The stages' table protocol over a dict (the worker's is streams.kafka.buffered.BufferedTable)."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, Any] = {}
-        self.dirty: dict[str, int] = {}
-
-    def put(self, key: str, partition: int, value: Any) -> None:
-        self.data[key] = value
-
-    def delete(self, key: str, partition: int) -> None:
-        self.data.pop(key, None)
 
 
 def unexpected(partition: int, offset: int, value: dict[str, Any]) -> None:

@@ -18,7 +18,8 @@ from agents.kpis.model import ALL, LIVE, BucketClock
 from agents.kpis.windows import Horizon
 from agents.routing import SEP
 from agents.web.documents import Kept, history_document, kpi_document, periods
-from tests.unit.test_engine_vs_reference import MemoryTable, unexpected
+from streams.kafka.buffered import MemoryTable
+from tests.unit.test_engine_vs_reference import unexpected
 from tests.unit.test_exporter import FakePipeline
 
 UTC_CLOCK = BucketClock(ZoneInfo("UTC"))
