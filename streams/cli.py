@@ -5,11 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
-import signal
-import subprocess
 import sys
-import time
 from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -72,11 +68,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     recompute.set_defaults(run=run_recompute)
 
+    from streams.sim import demo as sim_demo
+
     demo = commands.add_parser("demo", help="local broker + worker + simulated floor, until Ctrl-C")
-    demo.add_argument("--rate", type=float, default=25.0, help="simulated events per second (default 25)")
-    demo.add_argument("--teams", type=int, default=3)
-    demo.add_argument("--reps", type=int, default=8, help="reps per team")
-    demo.add_argument("--backfill", action="store_true", help="first produce today's events so far as fast as possible")
+    sim_demo.configure_demo(demo)
     demo.set_defaults(run=run_demo)
     return parser
 
@@ -192,26 +187,10 @@ def run_recompute(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
-    """Start the local broker and a worker, then keep a simulated floor flowing until interrupted."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s demo: %(message)s")
-    subprocess.run(["bash", str(KAFKA_SCRIPT), "start"], check=True)  # noqa: S603, S607 - our script, no shell
-    worker = subprocess.Popen([sys.executable, "-m", "streams.cli", "worker"], env=os.environ.copy())
-    simulate = [sys.executable, "-m", "streams.cli", "simulate", "--teams", str(args.teams), "--reps", str(args.reps)]
-    try:
-        if args.backfill:
-            subprocess.run(simulate, check=True)  # noqa: S603 - our own CLI, no shell
-        logging.info("worker on http://%s:%d/metrics and /api/kpis; Ctrl-C stops", settings.web_host, settings.web_port)
-        subprocess.run([*simulate, "--realtime", "--rate", str(args.rate)], check=False)  # noqa: S603 - as above
-    except KeyboardInterrupt:
-        pass
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-        time.sleep(0.1)
-    return 0
+    """Start the local broker and a worker, backfill and keep a simulated floor flowing until a signal stops all."""
+    from streams.sim import demo
+
+    return demo.main(args, settings, KAFKA_SCRIPT)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from agents.kpis.response import OLDEST_AWAITING
 from agents.kpis.series import Kpis
 from agents.kpis.windows import Horizon
 from agents.routing import SEP
-from streams.records import CallCompleted, DealEvent, Event, MeetingEvent, TargetSet, event_type
+from streams.records import CallCompleted, DealEvent, Event, LeadCreated, MeetingEvent, TargetSet, event_type
 
 AggregateKey = tuple[str, str, str]  # team, rep, bucket
 # the id fields `compact` copies, with the CompactEvent keys they go to
@@ -46,7 +46,10 @@ def compact(event: Event) -> CompactEvent:
         value = getattr(event, name, None)
         if value is not None:
             out[short] = value
-    if isinstance(event, CallCompleted):
+    if isinstance(event, LeadCreated):
+        if event.source is not None:
+            out["u"] = event.source
+    elif isinstance(event, CallCompleted):
         out["d"], out["o"], out["s"] = event.direction, event.outcome, round(event.duration_s * 1_000_000)
     elif isinstance(event, DealEvent):
         out["m"] = None if event.amount is None else round(event.amount * 1_000_000)
@@ -58,6 +61,9 @@ def compact(event: Event) -> CompactEvent:
     elif isinstance(event, TargetSet):
         out["P"], out["K"], out["v"] = event.period, event.metric, round(event.value * 1_000_000)
     return out
+
+
+_DEAL_ON_LEAD = frozenset({"deal.created", "deal.won"})  # a conversion; a win's amount by the lead's source
 
 
 def entity_keys(event: CompactEvent) -> list[str]:
@@ -73,7 +79,7 @@ def entity_keys(event: CompactEvent) -> list[str]:
         return keys + ["L" + lead] if lead and kind == "email.sent" else keys
     if kind.startswith("deal."):
         keys = ["D" + event["D"]]
-        return keys + ["L" + lead] if lead and kind == "deal.created" else keys
+        return keys + ["L" + lead] if lead and kind in _DEAL_ON_LEAD else keys
     if kind.startswith("meeting."):  # a completed meeting with a lead may be a contact of it
         keys = ["M" + event["M"]]
         return keys + ["L" + lead] if lead and kind == "meeting.completed" else keys

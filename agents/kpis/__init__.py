@@ -7,7 +7,17 @@ from __future__ import annotations
 
 from zoneinfo import ZoneInfo
 
-from agents.kpis import activity, conversion, follow_up, meetings, response, revenue, targets
+from agents.kpis import (
+    activity,
+    breakdowns,
+    conversion,
+    follow_up,
+    meetings,
+    productivity,
+    response,
+    revenue,
+    targets,
+)
 from agents.kpis.model import BucketClock, Family
 from agents.kpis.series import Kpis
 from streams.records import DEFAULT_STAGES
@@ -22,7 +32,9 @@ def families(sla_us: int, stages: tuple[str, ...] = DEFAULT_STAGES) -> tuple[Fam
         activity.FAMILY,
         meetings.FAMILY,
         revenue.family(stages),
+        productivity.FAMILY,
         targets.FAMILY,
+        breakdowns.FAMILY,
     )
 
 

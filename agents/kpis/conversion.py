@@ -19,7 +19,7 @@ def contribute(entity: Entity, out: ContributionBuilder) -> None:
     conversion = facts.conversion
     out.add(facts.team, facts.owner, facts.created_at, CONVERTED)
     at, deal_team, deal_rep = conversion["a"], conversion["T"], conversion["R"] or facts.owner
-    before = sum(1 for contact in facts.contacts if contact["a"] < at)
+    before = facts.contacts_before_conversion
     out.add(deal_team, deal_rep, at, CONVERSIONS)
     if before:
         out.add(deal_team, deal_rep, at, CONTACTS_BEFORE_CONVERSION, before)

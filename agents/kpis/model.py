@@ -42,6 +42,7 @@ class CompactEvent(TypedDict):
     D: NotRequired[str]  # deal_id
     C: NotRequired[str]  # call_id
     M: NotRequired[str]  # meeting_id
+    u: NotRequired[str]  # lead source (lead.created)
     d: NotRequired[str]  # call direction
     o: NotRequired[str]  # call or meeting outcome
     s: NotRequired[int]  # call duration, µs
@@ -134,6 +135,16 @@ class ContributionBuilder:
             minute = f"m{at_us // MINUTE_US}"
             for level_team, level_rep in levels:
                 self._put((level_team, level_rep, minute, field), value)
+
+    def add_team(self, team: str, at_us: int, field: str, value: int = 1) -> None:
+        """A windowed value of the team and the floor only (a breakdown without reps)."""
+        day = self.clock.day(at_us)
+        self._put((team, ALL, day, field), value)
+        self._put((ALL, ALL, day, field), value)
+        if at_us // MINUTE_US >= self.clock.first_minute:
+            minute = f"m{at_us // MINUTE_US}"
+            self._put((team, ALL, minute, field), value)
+            self._put((ALL, ALL, minute, field), value)
 
     def add_live(self, team: str, rep: str, field: str, value: int = 1) -> None:
         for level_team, level_rep in ((team, rep), (team, ALL), (ALL, ALL)):

@@ -24,10 +24,19 @@ class LeadFacts:
     team: str
     owner: str  # the rep of its `lead.created`, else `_unassigned`
     created_at: int
+    source: str | None  # its `lead.created`'s
     contacts: list[CompactEvent]  # by time: contact calls, each email once (its earliest `email.sent`), held meetings
     meetings: list[CompactEvent]  # held meetings: the `meeting.completed` saying so, by time
     conversion: CompactEvent | None  # its earliest `deal.created`
     disqualified: bool
+
+    @property
+    def contacts_before_conversion(self) -> int:
+        """Its contacts stamped before its conversion (0 when not converted)."""
+        if self.conversion is None:
+            return 0
+        at = self.conversion["a"]
+        return sum(1 for contact in self.contacts if contact["a"] < at)
 
     @property
     def waiting(self) -> bool:
@@ -51,6 +60,7 @@ def lead_facts(entity: Entity) -> LeadFacts | None:
         team=created["T"],
         owner=created["R"] or UNASSIGNED,
         created_at=created["a"],
+        source=created.get("u"),
         contacts=by_time([*calls, *emails.values(), *meetings]),
         meetings=meetings,
         conversion=earliest(entity.of("deal.created")),

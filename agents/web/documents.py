@@ -77,7 +77,8 @@ def history_document(worker: Worker, team: str, rep: str, kpi: str, first: str, 
     for point in periods(first, last):
         day = date.fromisoformat(point + "-01" if by_month else point)
         series = worker.kpis.series_for(team, rep, buckets, now_us=now, day=day, windows=(window,))
-        values = api_shape(s for s in series if s[0] == metric)["windows"].get(window, {})
+        shape = api_shape(s for s in series if s[0] == metric)
+        values = shape["windows"].get(window) or shape["breakdowns"].get(window, {})
         points.append({"month" if by_month else "date": point, "value": values.get(name)})
     return {"team": team, "rep": rep, "kpi": name,
             "resolution": "month" if by_month else "day", "points": points}  # fmt: skip
@@ -97,18 +98,23 @@ def periods(first: str, last: str) -> list[str]:
 
 def api_shape(series: Iterable[Series]) -> dict[str, Any]:
     """Series of one team/rep as `/api/kpis` shapes them: windows → metric → value, and for a metric
-    with a label of its own (`stat`, `stage`, `metric`) → label value → value; live gauges alike."""
+    with a label of its own (`stat`, `stage`, `metric`) → label value → value; live gauges alike; the
+    team's breakdowns (windowed series without a `rep`) as breakdowns → window → metric → label value."""
     windows: dict[str, dict[str, Any]] = {}
+    breakdowns: dict[str, dict[str, Any]] = {}
     live: dict[str, Any] = {}
     for metric, labels, value in series:
         name = metric.removeprefix("salesfloor_")
-        values = windows.setdefault(labels["window"], {}) if "window" in labels else live
+        if "window" not in labels:
+            values = live
+        else:
+            values = (windows if "rep" in labels else breakdowns).setdefault(labels["window"], {})
         extra = [v for label, v in labels.items() if label not in KEY_LABELS]
         if extra:
             values.setdefault(name, {})[extra[0]] = value
         else:
             values[name] = value
-    return {"windows": windows, "live": live}
+    return {"windows": windows, "live": live, "breakdowns": breakdowns}
 
 
 KEY_LABELS = frozenset({"team", "rep", "window"})

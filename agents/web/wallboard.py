@@ -44,6 +44,8 @@ TICK_S = 0.25  # how often a stream looks for a change
 HEARTBEAT_S = 1.0  # a stream pushes at least this often
 CACHE_S = 0.2  # streams of the same team share one computation per this interval
 LAG_GRACE_S = 5.0  # "lagging" = not caught up at any moment of this long a period
+SPEED_MIN_LEADS = 20  # the speed-to-lead tile compares groups of at least this many answered leads
+FAST, SLOW = ("le_5m",), ("le_1h", "le_24h", "gt_24h")
 
 
 def install_wallboard(app: faust.App, worker: Worker) -> None:
@@ -123,6 +125,29 @@ def stamped(document: dict[str, Any], celebrate: dict[str, Any] | None = None) -
     if celebrate:
         out["celebrate"] = celebrate
     return out
+
+
+def speed_to_lead(month: dict[str, Any]) -> dict[str, Any]:
+    """This month's conversion of leads answered within 5 minutes against those answered later, and how
+    many times higher it is (None until both groups have SPEED_MIN_LEADS leads and the later one a
+    conversion)."""
+    leads, ratios = month.get("leads_by_response", {}), month.get("lead_conversion_ratio_by_response", {})
+
+    def group(buckets: tuple[str, ...]) -> tuple[float, float | None]:
+        count = sum(leads.get(b, 0.0) for b in buckets)
+        converted = sum(leads.get(b, 0.0) * ratios.get(b, 0.0) for b in buckets)
+        return count, converted / count if count else None
+
+    (fast_leads, fast), (slow_leads, slow) = group(FAST), group(SLOW)
+    enough = min(fast_leads, slow_leads) >= SPEED_MIN_LEADS and fast is not None and bool(slow)
+    return {
+        "window": "month",
+        "fast_leads": fast_leads,
+        "fast_conversion_ratio": fast,
+        "slow_leads": slow_leads,
+        "slow_conversion_ratio": slow,
+        "times": fast / slow if enough and fast is not None and slow else None,
+    }
 
 
 @dataclass
@@ -234,6 +259,7 @@ class Board:
                 "oldest_over_sla": oldest > sla,
                 "pipeline_open_amount": live.get("pipeline_open_amount", 0.0),
             },
+            "speed_to_lead": speed_to_lead(kpis["breakdowns"].get("month", {})),
             "leaderboard": rows[:LEADERBOARD_SIZE],
             "reps_total": len(rows),
             "health": self.health(),

@@ -40,5 +40,11 @@ class Facts:
             for scope_team, scope_rep in rollup(team, rep):
                 self.values[(fact, scope_team, scope_rep, window)].append(value)
 
+    def add_team(self, fact: str, team: str, t_us: int, value: float = 1) -> None:
+        """A team-level fact (the breakdowns: team and floor series, no rep): no rep scope is added."""
+        for window in self.windows.of(t_us):
+            for scope_team in (team, ALL):
+                self.values[(fact, scope_team, ALL, window)].append(value)
+
     def get(self, fact: str, team: str, rep: str, window: str) -> list[float]:
         return self.values.get((fact, team, rep, window), [])

@@ -18,7 +18,7 @@ It favours clarity over speed:
    rep) collected per (team, rep), team and floor for every window the fact's time falls in;
 4. export each KPI from the facts: counts, sums, exact ratios, means and nearest-rank percentiles;
    meetings and deal stages are in ``streams.audit.meetings``, targets and growth in
-   ``streams.audit.targets``.
+   ``streams.audit.targets``, the team and floor breakdowns in ``streams.audit.breakdowns``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.audit.breakdowns import breakdown_facts, export_breakdowns
 from streams.audit.facts import Facts, Key, Labels, Result, all_scopes, key, rollup
 from streams.audit.meetings import entered_stage, meeting_facts, pipeline_by_stage, stage_facts
 from streams.audit.targets import export_growth, export_targets
@@ -179,6 +180,8 @@ def export_scope(
     ratio("salesfloor_lead_conversion_ratio", converted, created)
     ratio("salesfloor_win_ratio", len(won), len(won) + len(lost))
     ratio("salesfloor_average_deal_size", math.fsum(won), len(won))
+    ratio("salesfloor_deals_per_1000_calls", len(won) * 1000, outbound)
+    ratio("salesfloor_won_amount_per_talk_hour", math.fsum(won) * 3600, math.fsum(get("talk_s")))
     cycles = get("cycle_us")
     ratio("salesfloor_sales_cycle_seconds_avg", sum(cycles) / US, len(cycles))
     ratio("salesfloor_call_connect_ratio", connected, outbound)
@@ -259,6 +262,7 @@ def compute(
     email_facts(views, facts)
     meeting_facts(views, facts)
     stage_facts(views, facts)
+    breakdown_facts(views, facts)
 
     result: Result = {}
     scopes = set(facts.scopes)
@@ -268,6 +272,7 @@ def compute(
     for team, rep in all_scopes(scopes):
         for window in windows.names:
             export_scope(facts, team, rep, window, result, stages)
+    export_breakdowns(facts, {team for team, _rep in all_scopes(scopes)}, result)
     export_targets(views, facts, result)
     export_growth(views, facts, now.astimezone(zone), scopes, result)
     return result

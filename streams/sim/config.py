@@ -34,6 +34,8 @@ class FloorConfig:
     disqualified_before_contact: float = 0.4  # of the disqualified leads
     response_median_s: float = 180.0
     response_p90_s: float = 3600.0
+    neglected_share: float = 0.05  # of answered leads: nobody works them for a day or more (the tail past 24 h)
+    speed_to_lead: float = 7.0  # conversion odds of a lead answered within 5 min over one answered after a day
     conversion: float = 0.20  # of answered leads
     win_rate: float = 0.35
     deal_median: float = 1500.0  # EUR; with the default floor a rep's monthly won target is in the tens of thousands
@@ -71,6 +73,7 @@ class FloorConfig:
             "weekend_factor",
             "meeting_share",
             "unsubscribe_share",
+            "neglected_share",
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be between 0 and 1")
@@ -91,6 +94,8 @@ class FloorConfig:
             raise ValueError("rates, intensity and backlog_days must not be negative")
         if not (self.meeting_lead_hours > 0 and self.meeting_lift >= 1):
             raise ValueError("meeting_lead_hours must be positive and meeting_lift at least 1")
+        if not (1.0 <= self.speed_to_lead < 1000.0):
+            raise ValueError("speed_to_lead must be at least 1 (1: response time does not change conversion)")
         if not self.deal_stages or len(set(self.deal_stages)) != len(self.deal_stages) or "created" in self.deal_stages:
             raise ValueError("deal_stages must be distinct, at least one, and not 'created'")
         opens, closes = self.business_hours

@@ -17,8 +17,8 @@ from streams.sim.catalog import TEAM_NAMES
 from streams.sim.clock import EPOCH, HOUR, WorkingDay, iso_ms, to_ms
 from streams.sim.config import FloorConfig
 from streams.sim.malformed import EventDict
+from streams.sim.response import SPEED_SIGMA, response_sigma, talk_seconds
 
-SPEED_SIGMA: Final = 0.5
 _UUID_CLEAR: Final = ~((0xF << 76) | (0x3 << 62))
 _UUID_SET: Final = (0x4 << 76) | (0x2 << 62)
 
@@ -52,8 +52,7 @@ class FloorEngine:
         self.run = f"{self.rng.getrandbits(24):06x}"
         self.counters = {"lead": 0, "deal": 0, "call": 0, "email": 0, "meeting": 0, "past": 0}
         self.day = WorkingDay(cfg, self.zone, self.rng)
-        sigma = math.log(cfg.response_p90_s / cfg.response_median_s) / 1.2815515655446004
-        self.response_sigma = math.sqrt(max(sigma**2 - SPEED_SIGMA**2, 0.01))  # reps' speeds add spread
+        self.response_sigma = response_sigma(cfg)  # reps' speeds add spread
         self.teams = [self._make_team(i) for i in range(cfg.teams)]
         self.per_ms = cfg.intensity / HOUR
 
@@ -126,7 +125,7 @@ class FloorEngine:
         return f"{kind}-{self.run}-{self.counters[kind]:07d}"
 
     def _talk_seconds(self) -> int:
-        return min(86_400, max(5, int(240 * math.exp(self.rng.gauss(0.0, 0.8)))))
+        return talk_seconds(self.rng)
 
     def _any_rep(self, team: Team) -> Rep:
         return team.reps[self.rng.randrange(len(team.reps))]

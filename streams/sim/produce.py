@@ -7,6 +7,7 @@ import asyncio
 import logging
 import random
 import time
+from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -15,6 +16,7 @@ from streams.settings import Settings
 from streams.sim.distort import KEY_MODES, key_for_topic, topic_for_value
 
 log = logging.getLogger(__name__)
+RATE_WINDOW_S: Final = 5.0
 
 
 @dataclass
@@ -27,6 +29,7 @@ class ProduceStats:
     by_topic: dict[str, int] = field(default_factory=dict)
     first_error: str | None = None
     started: float = field(default_factory=time.monotonic)
+    marks: deque[tuple[float, int]] = field(default_factory=deque, repr=False)  # (time, acked) samples
 
     @property
     def elapsed(self) -> float:
@@ -34,14 +37,27 @@ class ProduceStats:
 
     @property
     def rate(self) -> float:
-        """Acknowledged messages per second so far."""
+        """Acknowledged messages per second so far (the average since the start)."""
         return self.acked / self.elapsed
+
+    def current_rate(self, window: float = RATE_WINDOW_S) -> float:
+        """Acknowledged messages per second over about the last `window` seconds (since the start at first);
+        each call leaves a sample, so calls a few seconds apart, like progress lines, measure between them."""
+        now = time.monotonic()
+        marks = self.marks
+        if not marks:
+            marks.append((self.started, 0))
+        marks.append((now, self.acked))
+        while len(marks) > 2 and now - marks[1][0] >= window:
+            marks.popleft()
+        then, acked = marks[0]
+        return (self.acked - acked) / max(now - then, 1e-9)
 
     def summary(self) -> str:
         topics = ", ".join(f"{t}={n}" for t, n in sorted(self.by_topic.items()))
         return (
             f"queued {self.queued}, acked {self.acked}, failed {self.failed} in {self.elapsed:.1f}s "
-            f"({self.rate:,.0f} msg/s) [{topics}]"
+            f"({self.current_rate():,.0f} msg/s now, {self.rate:,.0f} on average) [{topics}]"
         )
 
 

@@ -17,6 +17,7 @@ from streams.sim.distort import EventDict
 from streams.sim.simulator import generate
 
 _CALIBRATION_START: Final = datetime(2026, 1, 5, tzinfo=timezone.utc)  # a Monday
+_YIELD_EVERY: Final = 500
 
 
 @lru_cache(maxsize=16)
@@ -60,20 +61,31 @@ def realtime_config(cfg: FloorConfig, rate: float | None) -> FloorConfig:
 async def generate_realtime(
     cfg: FloorConfig,
     *,
+    since: datetime | None = None,
+    caught_up: Callable[[int], object] | None = None,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> AsyncGenerator[EventDict, None]:
-    """The floor on the wall clock: starts now, emits each event when its time comes, until cancelled.
+    """The floor on the wall clock: emits each event when its time comes, until cancelled.
 
-    `cfg.start`/`cfg.end` are replaced (start = now, end = ten years on); pass a `realtime_config`.
-    Backlog deals (dated in the past) come at once, then events follow `occurred_at ≈ now`.
+    `cfg.start`/`cfg.end` are replaced (start = `since`, else now; end = ten years on); pass a
+    `realtime_config` or another around-the-clock floor. Events dated before now come at once: the backlog
+    deals, and with `since` in the past the whole floor since then (a backfill), after which `caught_up` is
+    called with their number; then events follow `occurred_at ≈ now`.
     """
     now = datetime.fromtimestamp(clock(), timezone.utc)
-    live = replace(cfg, start=now, end=now + timedelta(days=3652))
+    live = replace(cfg, start=since or now, end=now + timedelta(days=3652))
+    count = 0
     for event in generate(live):
         wait = _epoch_s(event["occurred_at"]) - clock()
         if wait > 0:
+            if caught_up is not None:
+                caught_up(count)
+                caught_up = None
             await sleep(wait)
+        elif count % _YIELD_EVERY == 0:
+            await asyncio.sleep(0)  # a fast backfill still lets the loop run (signals, acks, progress)
+        count += 1
         yield event
 
 

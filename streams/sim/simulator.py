@@ -29,6 +29,7 @@ from streams.sim.config import FloorConfig
 from streams.sim.engine import Rep, Team
 from streams.sim.malformed import EventDict
 from streams.sim.meetings import HELD_SHARE, Meetings
+from streams.sim.response import CALLED_IN_SHARE, first_contact, mean_response_factor, response_factor
 from streams.sim.targets import Targets
 
 # FloorConfig and the catalogue's names are re-exported: `from streams.sim.simulator import FloorConfig,
@@ -51,6 +52,7 @@ class _Floor(Meetings, Targets):
 
     def __init__(self, cfg: FloorConfig) -> None:
         super().__init__(cfg)
+        self.mean_response_factor = mean_response_factor(cfg)
         self._push(self.start, self._monthly_targets)
         self._push(self.start, self._daily_targets)
         for team in self.teams:
@@ -94,7 +96,7 @@ class _Floor(Meetings, Targets):
 
     def _lead(self, team: Team, created: int) -> None:
         """One lead's whole life, scheduled at once: assignment, contacts, a meeting, disqualification,
-        conversion (likelier after a held meeting, and then after it)."""
+        conversion (likelier after a fast first contact and after a held meeting, and then after it)."""
         cfg, rng, reps = self.cfg, self.rng, team.reps
         lead = self._next_id("lead")
         source = SOURCES[bisect(SOURCE_CUM, rng.random())]
@@ -128,7 +130,7 @@ class _Floor(Meetings, Targets):
             return  # never answered
         count = CONTACT_COUNTS[bisect(CONTACT_CUM, rng.random())]
         times: list[int] = []
-        called_in = source == "inbound_phone" and rng.random() < 0.7
+        called_in = source == "inbound_phone" and rng.random() < CALLED_IN_SHARE
         connected: list[int] = []  # ends of connected calls: where meetings get booked
         if called_in:
             talk = self._talk_seconds()  # the lead called in: that call is its first contact
@@ -147,8 +149,7 @@ class _Floor(Meetings, Targets):
             times.append(first)
             connected.append(first)
         else:
-            delay = cfg.response_median_s * 1000 * owner_at(ready).speed
-            times.append(self.day.work_time(ready + self._lognormal_ms(delay, self.response_sigma)))
+            times.append(first_contact(cfg, self.day, rng, ready, owner_at(ready).speed))
         while len(times) < count:
             times.append(self.day.work_time(times[-1] + self._lognormal_ms(3 * HOUR, 1.0)))
         answered = 1.0 - dq_early - cfg.unanswered_share
@@ -181,7 +182,8 @@ class _Floor(Meetings, Targets):
         lift = cfg.meeting_lift if held is not None else 1.0
         source_factor = SOURCE_CONVERSION[source] / MEAN_SOURCE_CONVERSION
         mean_lift = 1.0 + cfg.meeting_share * HELD_SHARE * (cfg.meeting_lift - 1.0)
-        converts = min(0.9, cfg.conversion * source_factor * owner.skill * lift / mean_lift)
+        speed = response_factor(cfg, max(0, times[0] - created)) / self.mean_response_factor
+        converts = min(0.9, cfg.conversion * source_factor * owner.skill * lift / mean_lift * speed)
         if rng.random() < converts:
             after = held if held is not None else times[rng.randrange(len(times))]
             at = self.day.work_time(after + self._lognormal_ms((3 * HOUR) if held else 90 * 60_000, 1.0))

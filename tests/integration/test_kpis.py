@@ -53,6 +53,10 @@ def api_series(worker: Worker, team: str, rep: str, day: date | None = None) -> 
                     out[key(f"salesfloor_{name}", {**labels, OWN_LABEL.get(name, "stat"): label})] = v
             else:
                 out[key(f"salesfloor_{name}", labels)] = value
+    for window, values in document["breakdowns"].items():
+        for name, by_label in values.items():
+            for label, v in by_label.items():
+                out[key(f"salesfloor_{name}", {"team": team, "window": window, OWN_LABEL[name]: label})] = v
     for name, value in document["live"].items():
         if name in TEAM_ONLY and rep != "_all":
             continue
@@ -70,6 +74,10 @@ OWN_LABEL = {  # the label of its own each multi-series KPI has (else `stat`)
     "target_value": "metric",
     "target_attainment_ratio": "metric",
     "pipeline_open_amount_by_stage": "stage",
+    **{f"{kpi}_by_source": "source" for kpi in ("leads_created", "leads_converted", "won_amount")},
+    "leads_by_response": "response",
+    "lead_conversion_ratio_by_response": "response",
+    "leads_converted_by_contacts": "contacts",
 }
 TEAM_ONLY = {"lead_oldest_awaiting_seconds", "pipeline_open_amount_by_stage"}  # live, per team and floor
 
@@ -133,6 +141,14 @@ async def test_simulated_day_one_worker_restart_and_two_workers(
             status, months = first.api(f"/api/history?team={team}&kpi=won_amount&from={today:%Y-%m}&to={today:%Y-%m}")
             wanted = want.get(key("salesfloor_won_amount", {"team": team, "rep": "_all", "window": "month"}), 0)
             assert status == 200 and months["points"][0]["value"] == pytest.approx(wanted, rel=1e-12), months
+            status, days = first.api(f"/api/history?team={team}&kpi=leads_by_response&from={today}&to={today}")
+            wanted_by = {
+                dict(k[1])["response"]: v
+                for k, v in want.items()
+                if k[0] == "salesfloor_leads_by_response"
+                and dict(k[1]) == {**dict(k[1]), "team": team, "window": "today"}
+            }
+            assert status == 200 and days["points"][0]["value"] == wanted_by and len(wanted_by) == 5, days
         status, document = first.api("/api/kpis?date=1900-01-01")
         assert status == 404 and "is not kept: days from" in document["error"], document
         status, document = first.api("/api/history?kpi=leads_created&from=1900-01&to=1900-02")
@@ -225,8 +241,10 @@ async def test_dst_change_day_in_warsaw(kafka_bootstrap: str, topic_prefix: str,
         want = reference.compute(events, now=now, tz="Europe/Warsaw", retention_s=400 * 86400, day=day)
         assert want[key("salesfloor_leads_created", {"team": "_all", "rep": "_all", "window": "today"})] > 0
         for team in ("_all", *sorted({e["team_id"] for e in events})):
-            scope = {
-                k: v for k, v in want.items() if dict(k[1]).get("team") == team and dict(k[1]).get("rep") == "_all"
+            scope = {  # the team's series and its breakdowns (which have no rep)
+                k: v
+                for k, v in want.items()
+                if dict(k[1]).get("team") == team and dict(k[1]).get("rep", "_all") == "_all" and "window" in dict(k[1])
             }
             assert differences(api_series(worker, team, "_all", day), scope) == [], team
     finally:

@@ -226,6 +226,11 @@ def assert_board_equals_api(shown: dict[str, str], rows: list[dict[str, str]], w
     assert_money({"target": shown["target_text"]}, "target", month["target_amount"])
     assert_ratio(shown, "attainment", month["quota_attainment_ratio"])
     assert_duration(shown, "sla", 300)
+    want_times = speed_to_lead_times(kpis["breakdowns"]["month"])
+    shown_times = parse_number(shown["speed_times"])
+    assert shown_times == (None if want_times is None else round(want_times, 1)), (shown["speed_times"], want_times)
+    if want_times is not None and want_times >= 1:
+        assert shown["speed_text"] == f"answered within 5 min convert {want_times:.1f}\u00d7 more", shown
 
     # the leaderboard: the team's reps with activity today, best won amount first, numbers per rep
     assert rows, "empty leaderboard"
@@ -237,6 +242,28 @@ def assert_board_equals_api(shown: dict[str, str], rows: list[dict[str, str]], w
         assert_money(row, "lb_won", rep["won_amount"])
         assert_count(row, "lb_calls", rep["calls_outbound"])
         assert_duration(row, "lb_response", rep.get("lead_response_seconds", {}).get("p50"))
+
+
+SPEED_RENDER = """(speed) => { renderSpeed(speed);
+    return [document.querySelector('[data-kpi="speed_times"]').textContent,
+            document.querySelector('[data-kpi="speed_text"]').textContent]; }"""
+SPEED_CASES = [
+    ({"times": 4.25}, ["4.3\u00d7", "answered within 5 min convert 4.3\u00d7 more"]),
+    ({"times": 0.5}, ["0.5\u00d7", "answered within 5 min convert less than later ones"]),
+    ({"times": None}, [DASH, "not enough answered leads this month yet"]),
+]
+
+
+def speed_to_lead_times(month: dict[str, Any]) -> float | None:
+    """How many times the conversion of leads answered within 5 min is that of leads answered later, from
+    the API's breakdowns (None below 20 leads in either group or with no later conversion)."""
+    leads, ratios = month["leads_by_response"], month.get("lead_conversion_ratio_by_response", {})
+    slow = ("le_1h", "le_24h", "gt_24h")
+    fast_leads, slow_leads = leads["le_5m"], sum(leads[b] for b in slow)
+    if min(fast_leads, slow_leads) < 20:
+        return None
+    slow_ratio = sum(leads[b] * ratios.get(b, 0.0) for b in slow) / slow_leads
+    return ratios["le_5m"] / slow_ratio if slow_ratio else None
 
 
 def read_first_event(port: int, team: str) -> tuple[str, dict[str, Any]]:
@@ -291,6 +318,10 @@ async def test_wallboard_in_headless_chromium(kafka_bootstrap: str, topic_prefix
                 # the numbers shown are the API's, and the board fits the TV without scrolling
                 shown, rows = await shown_values(page), await page.evaluate(ROWS)
                 assert_board_equals_api(shown, rows, worker)
+                # the speed-to-lead tile's wording for each case (rendered and read in one synchronous step)
+                for speed, want in SPEED_CASES:
+                    got = await page.evaluate(SPEED_RENDER, speed)
+                    assert got == want, (speed, got)
                 size = await page.evaluate("""() => ({sh: document.documentElement.scrollHeight,
                     ih: innerHeight, sw: document.documentElement.scrollWidth, iw: innerWidth})""")
                 assert size["sh"] <= size["ih"] and size["sw"] <= size["iw"], size

@@ -44,6 +44,7 @@ COUNT_METRICS = [
     "salesfloor_meetings_no_show",
 ]
 STAGES = ("qualification", "proposal", "negotiation")
+SOURCES = ("inbound_web", "inbound_phone", "referral", "outbound", "event", "partner", "other", "unknown")
 _ids = itertools.count(1)
 
 # ------------------------------------------------------------------------------------------ helpers
@@ -780,6 +781,19 @@ def test_empty_log_exports_floor_counts_and_live_gauges_only() -> None:
     expected |= {
         ("salesfloor_pipeline_open_amount_by_stage", (("stage", stage), ("team", ALL)))
         for stage in ("created", *STAGES)
+    }
+    breakdowns = {
+        "salesfloor_leads_created_by_source": ("source", SOURCES),
+        "salesfloor_leads_converted_by_source": ("source", SOURCES),
+        "salesfloor_won_amount_by_source": ("source", SOURCES),
+        "salesfloor_leads_by_response": ("response", ("le_5m", "le_1h", "le_24h", "gt_24h", "none")),
+        "salesfloor_leads_converted_by_contacts": ("contacts", ("0", "1", "2", "3-4", "5-7", "8-12", "13+")),
+    }
+    expected |= {
+        (name, tuple(sorted({"team": ALL, "window": w, label: value}.items())))
+        for name, (label, values) in breakdowns.items()
+        for value in values
+        for w in ("today", "month", "last_60m")
     }
     assert set(r) == expected
     assert set(r.values()) == {0.0}

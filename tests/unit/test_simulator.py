@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import dataclasses
 import random
 import re
 import time
@@ -20,6 +21,7 @@ from streams.records import decode_event
 from streams.settings import load_settings
 from streams.sim.catalog import DAILY_METRICS
 from streams.sim.commands import configure_produce, configure_simulate, run_simulate
+from streams.sim.demo import MAX_BACKFILL_EVENTS, configure_demo, plan_demo, worker_env
 from streams.sim.distort import (
     MALFORMED_KINDS,
     Distorter,
@@ -34,9 +36,10 @@ from streams.sim.distort import (
     write_jsonl,
 )
 from streams.sim.malformed import REASONS_OF_KIND
-from streams.sim.produce import produce
+from streams.sim.produce import ProduceStats, produce
 from streams.sim.realtime import generate_realtime, realtime_config
 from streams.sim.simulator import MEETING_OUTCOMES, SOURCES, TARGET_METRICS, FloorConfig, generate
+from streams.sim.targets import expected_per_rep
 from streams.topics import INPUT_TOPICS, TOPIC_OF_TYPE, spec_key
 
 START = datetime(2026, 11, 23, tzinfo=UTC)  # a Monday
@@ -289,6 +292,75 @@ def test_held_meetings_make_conversion_likelier_and_deals_follow_them() -> None:
     after = [lead for lead in met & set(converted) if converted[lead] >= held[lead]]
     assert len(after) > 0.9 * len(met & set(converted))
     assert 0.12 < len(set(converted) & contacted) / len(contacted) < 0.3  # the mean stays
+
+
+RESPONSE_BUCKETS = ("le_5m", "le_1h", "le_24h", "gt_24h", "none")
+
+
+def response_buckets(events: list[dict[str, Any]], created_before: int) -> dict[str, tuple[int, int]]:
+    """(leads, converted) by SPEC §4 response bucket, from the events alone, for leads created before the cut:
+    first contact = earliest outbound call, connected inbound call, email.sent or held meeting with the lead;
+    conversion = a deal.created with its lead_id."""
+    created: dict[str, int] = {}
+    first: dict[str, int] = {}
+    converted: set[str] = set()
+    for event in events:
+        kind, lead = event["type"], event.get("lead_id")
+        if lead is None:
+            continue
+        held = kind == "meeting.completed" and event["outcome"] == "held"
+        if kind == "lead.created":
+            created[lead] = ms(event)
+        elif is_contact(event) or held:
+            first[lead] = min(first.get(lead, ms(event)), ms(event))
+        elif kind == "deal.created":
+            converted.add(lead)
+    counts = {bucket: [0, 0] for bucket in RESPONSE_BUCKETS}
+    for lead, at in created.items():
+        if at >= created_before:
+            continue
+        wait = (first[lead] - at) / 1000 if lead in first else None
+        bucket = (
+            "none"
+            if wait is None
+            else "le_5m"
+            if wait <= 300
+            else "le_1h"
+            if wait <= 3600
+            else "le_24h"
+            if wait <= 86_400
+            else "gt_24h"
+        )
+        counts[bucket][0] += 1
+        counts[bucket][1] += lead in converted
+    return {bucket: (n, c) for bucket, (n, c) in counts.items()}
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_leads_answered_fast_convert_more_and_every_response_bucket_fills(seed: int) -> None:
+    cfg = FloorConfig(seed=seed, start=START, end=START + timedelta(days=6), teams=6)  # Monday to Saturday
+    events = list(generate(cfg))
+    day_one = response_buckets(events, epoch_ms((START + timedelta(days=1)).isoformat()))
+    assert all(day_one[bucket][0] > 0 for bucket in RESPONSE_BUCKETS), day_one  # one day's leads, seen later
+    cohort = response_buckets(events, epoch_ms((START + timedelta(days=3)).isoformat()))
+    leads = sum(n for n, _ in cohort.values())
+    assert cohort["le_5m"][0] / leads > 0.25  # many leads answered within 5 minutes
+    assert (cohort["le_24h"][0] + cohort["gt_24h"][0]) / leads > 0.15  # a tail past an hour, some past a day
+
+    def rate(*buckets: str) -> float:
+        return sum(cohort[b][1] for b in buckets) / sum(cohort[b][0] for b in buckets)
+
+    assert rate("le_5m") > 1.15 * rate("le_1h") > 1.15**2 * rate("le_24h", "gt_24h"), cohort
+    assert rate("le_5m") > 3 * rate("le_24h", "gt_24h")
+    assert cohort["none"][1] == 0
+
+    flat = response_buckets(
+        list(generate(dataclasses.replace(cfg, speed_to_lead=1.0))),
+        epoch_ms((START + timedelta(days=3)).isoformat()),
+    )
+    answered = ("le_5m", "le_1h", "le_24h", "gt_24h")
+    flat_rate = sum(flat[b][1] for b in answered) / sum(flat[b][0] for b in answered)
+    assert 0.12 < rate(*answered) < 0.3 and 0.75 < rate(*answered) / flat_rate < 1.33  # the mean stays
 
 
 def test_deals_move_through_the_stages_before_they_close() -> None:
@@ -613,6 +685,70 @@ async def test_realtime_follows_the_clock_at_the_asked_rate() -> None:
         decode_event(orjson.dumps(event))
     assert {"deal.won", "deal.lost"} & {e["type"] for e in fresh}
     assert {"meeting.completed", "deal.stage_changed"} <= {e["type"] for e in fresh}  # compressed for the demo
+
+
+async def test_realtime_backfills_from_a_past_start_then_follows_the_clock() -> None:
+    clock = FakeClock(datetime(2026, 11, 24, 15, 0, tzinfo=UTC).timestamp())
+    began = clock.now
+    since = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+    cfg = FloorConfig(seed=4, start=since, end=since, diurnal=False)
+    counts: list[int] = []
+    events = []
+    stream = generate_realtime(cfg, since=since, caught_up=counts.append, clock=clock, sleep=clock.sleep)
+    async for event in stream:
+        events.append(event)
+        if clock.now > began + 600:
+            break
+    await stream.aclose()
+    assert len(counts) == 1 and clock.slept > 0
+    backfill = events[: counts[0]]
+    assert all(epoch_ms(e["occurred_at"]) / 1000 <= began for e in backfill)
+    assert all(epoch_ms(e["occurred_at"]) / 1000 > began for e in events[counts[0] :])
+    assert {"deal.created", "email.replied", "meeting.completed"} <= {e["type"] for e in backfill}
+    # the same floor as `generate` from that start: a rerun from the same start repeats its event ids
+    again = list(generate(dataclasses.replace(cfg, end=datetime.fromtimestamp(began, UTC))))
+    assert backfill == again
+
+
+def demo_args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    configure_demo(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_the_demo_backfills_the_previous_month_at_a_real_floors_pace() -> None:
+    settings = load_settings(timezone="Europe/Warsaw")
+    now = datetime(2026, 12, 20, 11, 0, tzinfo=UTC)
+    plan = plan_demo(demo_args(), settings, now)
+    assert plan.since == datetime(2026, 11, 1, tzinfo=settings.zone)  # growth compares with that month
+    assert 0.03 < plan.rate < 0.2 and plan.expected_backfill < MAX_BACKFILL_EVENTS
+    assert plan.floor.cycle_median_days > 5 and not plan.floor.diurnal  # real sales cycles, around the clock
+    _, month = expected_per_rep(plan.floor, 2026, 12)
+    assert 10_000 < month["won_amount"] < 100_000  # a rep's monthly won target: tens of thousands
+    env = worker_env(plan, settings, {})
+    assert float(env["SALESFLOOR_RETENTION_DAYS"]) >= (now - plan.since).days + plan.floor.backlog_days
+    chosen = {"SALESFLOOR_RETENTION_DAYS": "40"}  # the user's choice stands
+    assert worker_env(plan, settings, chosen) == chosen
+
+    today = plan_demo(demo_args("--backfill", "today"), settings, now)
+    assert today.since == datetime(2026, 12, 20, tzinfo=settings.zone)
+    assert worker_env(today, settings, {}) == {}  # within the default retention
+    live = plan_demo(demo_args("--backfill", "none"), settings, now)
+    assert live.since is None and live.floor.cycle_median_days < 1  # wins within hours without a backfill
+    busy = plan_demo(demo_args("--rate", "25"), settings, now)
+    assert busy.expected_backfill <= MAX_BACKFILL_EVENTS and busy.since is not None
+    assert busy.since >= datetime(2026, 12, 20, tzinfo=settings.zone) and busy.since.minute == 0
+
+
+def test_progress_shows_the_current_rate(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [100.0]
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
+    stats = ProduceStats(started=100.0)
+    now[0], stats.acked = 110.0, 50_000  # a fast start: 5,000/s
+    assert stats.current_rate() == pytest.approx(5000)
+    now[0], stats.acked = 115.0, 50_010  # then a trickle
+    assert stats.current_rate() == pytest.approx(2)
+    assert "2 msg/s now" in (summary := stats.summary()) and "on average" in summary
 
 
 # --- produce ---------------------------------------------------------------------------------------------

@@ -108,6 +108,7 @@ function render(doc) {
   set("win_ratio", percent(t.win_ratio));
 
   renderQuota(doc, month, cur);
+  renderSpeed(doc.speed_to_lead || {});
   renderLeaderboard(doc);
   if (doc.celebrate) celebrate(doc.celebrate, cur);
 }
@@ -140,6 +141,18 @@ function renderQuota(doc, month, cur) {
   const marker = bar.querySelector(".pace");
   marker.style.display = "block";
   marker.style.left = `${pace * 100}%`;
+}
+
+// "answered within 5 min convert N× more" (this month's leads), once both groups are big enough
+function renderSpeed(speed) {
+  const times = speed.times;
+  const known = times !== null && times !== undefined;
+  document.querySelector('[data-tile="speed"]').classList.toggle("none", !known);
+  set("speed_times", known ? `${times.toFixed(1)}\u00d7` : DASH);
+  let text = "not enough answered leads this month yet";
+  if (known && times >= 1) text = `answered within 5 min convert ${times.toFixed(1)}\u00d7 more`;
+  else if (known) text = "answered within 5 min convert less than later ones";
+  set("speed_text", text);
 }
 
 function renderLeaderboard(doc) {
