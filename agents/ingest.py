@@ -23,11 +23,10 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from agents.entities.state import compact, entity_keys
+from agents.entities.state import ages_out, compact, routes
 from agents.export.ops_metrics import OpsMetrics
 from agents.kpis.windows import now_us
 from agents.messages import RoutedEvent
-from agents.routing import entity_partition
 from streams.errors import InvalidEvent
 from streams.kafka.internals import assignment_positions
 from streams.records import decode_event
@@ -142,12 +141,12 @@ class Ingest:
                     metrics.rejected.labels(topic, exc.reason).inc()
                     rejected.append((message.key, orjson.dumps(self.reject(message, exc))))
                     continue
-                if record.at_us < oldest:
+                event = compact(record)
+                if record.at_us < oldest and ages_out(event["y"]):
                     metrics.late.labels(topic).inc()
                     continue
-                event = compact(record)
-                for n, key in enumerate(entity_keys(event)):
-                    routed.setdefault(entity_partition(key, partitions), []).append((key, event, topic, n == 0))
+                for partition, key, primary in routes(event, partitions):
+                    routed.setdefault(partition, []).append((key, event, topic, primary))
                 counts[(topic, event["y"])] = counts.get((topic, event["y"]), 0) + 1
                 observe(max(0.0, (now - record.at_us) / 1_000_000))
         await self._deliver(routed, rejected)

@@ -73,19 +73,22 @@ class Pipeline:
         faust_fixes.set_hooks(app, faust_fixes.Hooks(before_commit=self._flush_state, sought=self.gaps.sought))
 
         alerts_topic = faust_topic(app, s, "alerts")
-        self.alerts = AlertStage(
-            s, self.entity_state, alerts_topic.get_topic_name(), delivered_sender(alerts_topic), self.metrics.breach
-        )
+        send, clocks = delivered_sender(alerts_topic), lambda partition: self.entity_stage.clocks.get(partition, {})
+        self.alerts = AlertStage(s, self.entity_state, alerts_topic.get_topic_name(), send, self.metrics.breach, clocks)
         entity_name, aggregate_name = self.entity_topic.get_topic_name(), self.aggregate_topic.get_topic_name()
-        self.entity_stage = EntityStage(
+        self.entity_stage: EntityStage = EntityStage(
             self.entity_state,
             self.kpis,
             on_duplicate=self.metrics.duplicate,
             watch=self.alerts.watch,
             foreign=foreign_messages(entity_name),
+            on_calendars=self.alerts.calendars_changed,
         )
+        self.kpis.clocks = self.entity_stage.clocks_now
         self._advance_minutes()
-        self.aggregate_stage = AggregateStage(self.aggregate_state, self.view, foreign=foreign_messages(aggregate_name))
+        self.aggregate_stage: AggregateStage = AggregateStage(
+            self.aggregate_state, self.view, foreign=foreign_messages(aggregate_name)
+        )
         self.ingest = Ingest(s, self.metrics, lambda: aiokafka_producer(app), entity_name, deadletter_record)
         changelog, owned = self.aggregates.changelog_topic.get_topic_name(), self._settled_aggregate_partitions
         self.follower = ViewReplica(s.aiokafka_kwargs(), changelog, s.partitions, owned=owned)

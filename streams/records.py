@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Literal, overload
 
 import orjson
 
+from streams.calendar_fields import WeekHours, parse_holidays, parse_hours, parse_timezone
 from streams.errors import InvalidEvent
 
 _RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z")
@@ -135,26 +136,22 @@ class TargetSet(Event):
     value: float
 
 
-EVENT_TYPES = frozenset(
-    {
-        "lead.created",
-        "lead.assigned",
-        "lead.disqualified",
-        "call.completed",
-        "email.sent",
-        "email.opened",
-        "email.clicked",
-        "email.replied",
-        "email.unsubscribed",
-        "deal.created",
-        "deal.won",
-        "deal.lost",
-        "deal.stage_changed",
-        "meeting.scheduled",
-        "meeting.completed",
-        "target.set",
-    }
-)
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CalendarSet(Event):
+    """A team's business hours (never a rep's): `timezone` an IANA name, `hours[weekday]` (Monday 0) its open
+    ranges in minutes after local midnight (see `WeekHours`), `holidays` the local dates closed."""
+
+    type: ClassVar[str] = "calendar.set"
+    timezone: str
+    hours: WeekHours
+    holidays: frozenset[date] = frozenset()
+
+
+EVENT_TYPES = frozenset({
+    "lead.created", "lead.assigned", "lead.disqualified", "call.completed", "email.sent", "email.opened",
+    "email.clicked", "email.replied", "email.unsubscribed", "deal.created", "deal.won", "deal.lost",
+    "deal.stage_changed", "meeting.scheduled", "meeting.completed", "target.set", "calendar.set",
+})  # fmt: skip
 
 
 def event_type(event: Event) -> str:
@@ -303,6 +300,8 @@ def _build(f: _Fields, currency: str, stages: Collection[str]) -> Event:
         raise InvalidEvent("missing_field", "missing required field 'occurred_at'")
     occurred_at, at_us = parse_timestamp(f.obj["occurred_at"])
     team_id = f.ident("team_id", max_len=64)
+    if kind == "calendar.set" and f.obj.get("rep_id") is not None:
+        raise InvalidEvent("bad_value", "rep_id must be absent in a calendar.set: a calendar belongs to a team")
     rep_required = kind in _REP_REQUIRED
     common: dict[str, Any] = {
         "event_id": event_id,
@@ -353,6 +352,13 @@ def _build(f: _Fields, currency: str, stages: Collection[str]) -> Event:
             duration_s=None if scheduled else f.number("duration_s", low=0, high=MAX_DURATION_S, required=False,
                                                        high_inclusive=True),
         )  # fmt: skip
+    if family == "calendar":
+        return CalendarSet(
+            **common,
+            timezone=parse_timezone(f.get("timezone", False)),
+            hours=parse_hours(f.get("hours", False)),
+            holidays=parse_holidays(f.get("holidays", False)),
+        )
     period = f.text("period")
     if period is None:
         raise InvalidEvent("missing_field", "missing required field 'period'")
@@ -372,19 +378,10 @@ def _build(f: _Fields, currency: str, stages: Collection[str]) -> Event:
     )
 
 
-_REP_REQUIRED = frozenset(
-    {
-        "lead.assigned",
-        "call.completed",
-        "email.sent",
-        "deal.created",
-        "deal.won",
-        "deal.lost",
-        "deal.stage_changed",
-        "meeting.scheduled",
-        "meeting.completed",
-    }
-)
+_REP_REQUIRED = frozenset({
+    "lead.assigned", "call.completed", "email.sent", "deal.created", "deal.won", "deal.lost", "deal.stage_changed",
+    "meeting.scheduled", "meeting.completed",
+})  # fmt: skip
 
 
 def _check_currency(f: _Fields, currency: str) -> None:

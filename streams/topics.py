@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
     from streams.settings import Settings
 
-INPUT_TOPICS: Final = ("leads", "calls", "emails", "deals", "meetings", "targets")
+INPUT_TOPICS: Final = ("leads", "calls", "emails", "deals", "meetings", "targets", "calendars")
 OUTPUT_TOPICS: Final = ("alerts", "deadletter")
 
 TOPIC_OF_TYPE: Final[dict[str, str]] = {
@@ -31,9 +31,10 @@ TOPIC_OF_TYPE: Final[dict[str, str]] = {
     "meeting.scheduled": "meetings",
     "meeting.completed": "meetings",
     "target.set": "targets",
+    "calendar.set": "calendars",
 }
 
-COMPACTED: Final = frozenset({"targets"})
+COMPACTED: Final = frozenset({"targets", "calendars"})
 
 
 def topic_name(prefix: str, short: str) -> str:
@@ -46,6 +47,8 @@ def spec_key(event: dict[str, object]) -> str | None:
     kind = str(event.get("type", ""))
     if kind == "target.set":
         return f"{event.get('team_id')}/{event.get('rep_id') or ''}/{event.get('period')}/{event.get('metric')}"
+    if kind == "calendar.set":
+        return str(event.get("team_id"))
     fallback = {"deal": "deal_id", "meeting": "meeting_id"}.get(kind.partition(".")[0], "rep_id")
     for field in ("lead_id", fallback):
         value = event.get(field)

@@ -43,6 +43,14 @@ SUMS = {
 ZERO_WHEN_MISSING = COUNTS | (SUMS - {"salesfloor_target_amount", "salesfloor_target_value"})
 
 
+AGES = {"salesfloor_lead_oldest_awaiting_seconds", "salesfloor_lead_oldest_awaiting_business_seconds"}
+PERCENTILES = {  # from histograms: within 1 % or 1 s
+    "salesfloor_lead_response_seconds",
+    "salesfloor_lead_response_business_seconds",
+    "salesfloor_lead_assignment_response_seconds",
+}
+
+
 def key(name: str, labels: Mapping[str, str]) -> Key:
     return name, tuple(sorted(labels.items()))
 
@@ -65,9 +73,9 @@ def close(name: str, labels: Mapping[str, str], got: float, want: float, age_tol
         return got == want
     if name in SUMS:
         return math.isclose(got, want, rel_tol=1e-12, abs_tol=1e-9)
-    if name == "salesfloor_lead_oldest_awaiting_seconds":
+    if name in AGES:
         return abs(got - want) <= age_tolerance
-    if name == "salesfloor_lead_response_seconds" and labels.get("stat") != "avg":
+    if name in PERCENTILES and labels.get("stat") != "avg":
         return abs(got - want) <= max(1.0, 0.01 * abs(want))
     return math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-12)
 

@@ -38,12 +38,12 @@ class AggregateView:
 
 
 def merge(record: Mapping[str, Any]) -> dict[str, int]:
-    """Sum one bucket's fields over its sources; the oldest awaiting creation is a minimum."""
+    """Sum one bucket's fields over its sources; the oldest awaiting creations are minimums."""
     merged: dict[str, int] = {}
     for entry in record.values():  # [version, fields], or a month rollup's [0, fields, days]
         fields = entry[1]
         for name, value in fields.items():
-            if name == OLDEST_AWAITING:
+            if name.startswith(OLDEST_AWAITING):  # the floor's oldest of each team (`ao:<team>`) too
                 current = merged.get(name)
                 merged[name] = value if current is None else min(current, value)
             else:

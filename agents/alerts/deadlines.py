@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from agents.kpis.business_time import TeamClock
 from agents.kpis.model import CompactEvent, Entity
 from agents.kpis.terms import current_owner, held_meetings, is_contact, lead_facts
 
@@ -45,7 +46,15 @@ def waiting_since(events: list[CompactEvent]) -> int | None:
     return created["a"]
 
 
-def alert_for(lead_key: str, events: list[CompactEvent], threshold_s: int, now_us: int) -> dict[str, Any]:
+def lead_team(events: list[CompactEvent]) -> str:
+    """The team of a lead's `lead.created` (its earliest; the lead is known to have one)."""
+    created = min((e for e in events if e["y"] == "lead.created"), key=lambda e: (e["a"], e["i"]))
+    return created["T"]
+
+
+def alert_for(
+    lead_key: str, events: list[CompactEvent], threshold_s: int, now_us: int, clock: TeamClock | None = None
+) -> dict[str, Any]:
     entity = Entity(lead_key, events)
     facts = lead_facts(entity)
     if facts is None:
@@ -60,6 +69,10 @@ def alert_for(lead_key: str, events: list[CompactEvent], threshold_s: int, now_u
         "created_at": rfc3339(facts.created_at),
         "threshold_s": threshold_s,
         "detected_at": rfc3339(now_us),
+        "clock": "wall" if clock is None else clock.clock_at(now_us),
+        "waited_s": round(
+            (now_us - facts.created_at if clock is None else clock.business_us(facts.created_at, now_us)) / 1e6, 3
+        ),
     }
 
 
@@ -97,6 +110,20 @@ class Deadlines:
     retries: dict[int, _Queue] = field(default_factory=dict)  # threshold -> alerts to send again
     queues: list[_Queue] = field(default_factory=list)
     watched: set[str] = field(default_factory=set)
+    # Leads of teams with a calendar, put off to their due time on the SLA clock: (due µs, threshold,
+    # created µs, lead key). A wait on the SLA clock is never shorter than on the wall clock, so every lead
+    # first falls due on the wall clock's queues above and is put off here when its calendar says so.
+    later: list[tuple[int, int, int, str]] = field(default_factory=list)
+
+    def put_off(self, due_us: int, threshold: int, created_us: int, lead_key: str) -> None:
+        heapq.heappush(self.later, (due_us, threshold, created_us, lead_key))
+
+    def recheck(self) -> None:
+        """A calendar changed: every put-off lead is due again at its wall-clock time, to be put off anew."""
+        self.later = [
+            (created + threshold * 1_000_000, threshold, created, key) for _, threshold, created, key in self.later
+        ]
+        heapq.heapify(self.later)
 
     def watch(self, lead_key: str, created_us: int, thresholds: Iterable[int], oldest_due_us: int) -> None:
         """Schedule a lead's thresholds once; breaches older than the alerts' retention are not raised."""
@@ -114,6 +141,10 @@ class Deadlines:
 
     def pop_due(self, now_us: int) -> list[tuple[int, str]]:
         due: list[tuple[int, str]] = []
+        later = self.later
+        while later and later[0][0] <= now_us:
+            _, threshold, _, lead_key = heapq.heappop(later)
+            due.append((threshold, lead_key))
         while True:
             queue = min((q for q in self.queues if q.heap), key=_Queue.head, default=None)
             if queue is None or queue.head()[0] > now_us:

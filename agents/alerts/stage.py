@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from agents.alerts.deadlines import Deadlines, alert_for, waiting_since
+from agents.alerts.deadlines import Deadlines, alert_for, lead_team, waiting_since
 from agents.entities.state import EntityState
-from agents.kpis.model import ALL, CompactEvent
+from agents.kpis.model import ALL, Clocks, CompactEvent
 from agents.kpis.windows import now_us
 from agents.routing import SEP
 from streams.kafka.buffered import StateTable
@@ -25,6 +25,7 @@ from streams.settings import Settings
 log = logging.getLogger(__name__)
 
 READ_BACK_TIMEOUT_S = 60
+NEVER_US = 1 << 62
 
 
 class AlertStage:
@@ -35,12 +36,14 @@ class AlertStage:
         topic: str,
         send: Callable[[bytes, dict[str, Any]], Awaitable[None]],
         on_breach: Callable[[str, int], None],
+        clocks: Callable[[int], Clocks] = lambda _partition: {},
     ) -> None:
         self.settings = settings
         self.entities = entities  # the entity table: a lead's current events
         self.topic = topic
         self.send = send  # returns once the broker has the alert
         self.on_breach = on_breach  # team, threshold
+        self.clocks = clocks  # an entity partition's teams' SLA clocks
         self.deadlines: dict[int, Deadlines] = {}
         self.alerted: set[tuple[str, int]] | None = None  # (lead id, threshold) already in the alerts topic
         self._loading: asyncio.Future[None] | None = None
@@ -55,6 +58,12 @@ class AlertStage:
                 deadlines = self.deadlines[partition] = Deadlines()
             s = self.settings
             deadlines.watch(table_key, created, s.thresholds, now_us() - s.retention_us)
+
+    def calendars_changed(self, partition: int) -> None:
+        """Put-off leads of the partition are due again on the wall clock, to be put off by the new one."""
+        deadlines = self.deadlines.get(partition)
+        if deadlines is not None:
+            deadlines.recheck()
 
     def forget(self) -> None:
         """Before the entity stage rebuilds: deadlines come back with its leads, and what was sent is
@@ -83,9 +92,19 @@ class AlertStage:
                     continue
                 stored = self.entities.data.get(table_key)
                 state: EntityState | None = None if stored is None else orjson.loads(stored)
-                if state is None or waiting_since(state["e"]) is None:
+                created = None if state is None else waiting_since(state["e"])
+                if state is None or created is None:
                     continue
-                alert = alert_for(lead_key, state["e"], threshold, now_us())
+                clock = self.clocks(partition).get(lead_team(state["e"]))
+                if clock is not None:  # the threshold on the team's SLA clock
+                    at = clock.deadline(created, threshold * 1_000_000)
+                    if at is None:  # closed from now on: parked until a new calendar (`recheck`)
+                        deadlines.put_off(NEVER_US, threshold, created, table_key)
+                        continue
+                    if at > now:
+                        deadlines.put_off(at, threshold, created, table_key)
+                        continue
+                alert = alert_for(lead_key, state["e"], threshold, now_us(), clock)
                 try:
                     await self.send(lead_id.encode(), alert)
                 except Exception:  # the broker is away: try these again next round

@@ -14,11 +14,14 @@ from typing import Any
 import orjson
 
 from agents.entities.state import (
+    CALENDARS,
     EntityState,
     PartialAggregates,
     apply_events,
     expired_entity,
+    team_clock,
 )
+from agents.kpis.business_time import TeamClock
 from agents.kpis.model import CompactEvent, difference
 from agents.kpis.series import Kpis
 from agents.kpis.windows import Horizon
@@ -40,13 +43,16 @@ class EntityStage:
         on_duplicate: Callable[[str], None],
         watch: Watch,
         foreign: Callable[[int, int, dict[str, Any]], None],
+        on_calendars: Callable[[int], None] = lambda _partition: None,
     ) -> None:
         self.table = table
         self.kpis = kpis
         self.on_duplicate = on_duplicate  # an input topic's duplicate event
         self.watch = watch  # a lead changed: the alerts decide whether it waits
         self.foreign = foreign  # a message of another version
+        self.on_calendars = on_calendars  # a partition's calendars changed: the alerts recheck their waits
         self.partials: dict[int, PartialAggregates] = {}
+        self.clocks: dict[int, dict[str, TeamClock]] = {}  # partition -> team -> SLA clock (its Z entities)
         self.frozen_before = ""  # see `freeze`
         self.versions: dict[int, int] = {}  # partition -> offset of the last message applied
 
@@ -69,7 +75,7 @@ class EntityStage:
         for item in batch:
             by_entity.setdefault(item[0], []).append(item)
         data, table, contribution = self.table.data, self.table, self.kpis.contribution
-        partial = self.partial(partition)
+        partial, clocks = self.partial(partition), self.clocks.setdefault(partition, {})
         for key, items in by_entity.items():
             table_key = f"{partition}{SEP}{key}"
             stored = data.get(table_key)
@@ -80,10 +86,47 @@ class EntityStage:
                 continue
             new_state["o"] = offset
             table.put(table_key, partition, exact_bytes(orjson.dumps(new_state)))
-            old = contribution(key, state["e"]) if state else {}
-            partial.apply(difference(contribution(key, new_state["e"]), old))
+            if key[0] == CALENDARS:
+                self._calendars_changed(partition, key[1:], new_state["e"])
+                continue
+            old = contribution(key, state["e"], clocks) if state else {}
+            partial.apply(difference(contribution(key, new_state["e"], clocks), old))
             if key[0] == "L":
                 self.watch(partition, table_key, new_state["e"])
+
+    def _calendars_changed(self, partition: int, team: str, events: list[CompactEvent]) -> None:
+        """A team's calendars changed: every lead of the team in this partition moves from its contribution
+        on the old clock to the one on the new (SPEC §4: a late `calendar.set` re-evaluates what it covers),
+        and its alert deadlines move with it."""
+        old_clocks = dict(self.clocks.setdefault(partition, {}))
+        new_clocks = self.clocks[partition]
+        new_clocks[team] = team_clock(events)
+        partial, contribution, prefix = self.partial(partition), self.kpis.contribution, f"{partition}{SEP}L"
+        moved = 0
+        for table_key, stored in self.table.data.items():
+            if not table_key.startswith(prefix):
+                continue
+            lead_events = orjson.loads(stored)["e"]
+            if not any(e["y"] == "lead.created" and e["T"] == team for e in lead_events):
+                continue
+            key = table_key[len(prefix) - 1 :]
+            partial.apply(
+                difference(contribution(key, lead_events, new_clocks), contribution(key, lead_events, old_clocks))
+            )
+            self.watch(partition, table_key, lead_events)
+            moved += 1
+        self.on_calendars(partition)
+        log.info("calendar of team %s changed: %d leads of partition %d re-evaluated", team, moved, partition)
+
+    def clocks_now(self) -> dict[str, TeamClock]:
+        """The teams' SLA clocks (every entity partition holds every team's calendars: any assigned one)."""
+        merged: dict[str, TeamClock] = {}
+        for clocks in self.clocks.values():
+            for team, clock in clocks.items():
+                current = merged.get(team)
+                if current is None or len(clock.changes) > len(current.changes):
+                    merged[team] = clock
+        return merged
 
     def _count_duplicates(self, items: list[RoutedEvent], added: set[str]) -> None:
         """A primary copy whose id was not added, or was added by an earlier copy, is a duplicate."""
@@ -126,6 +169,12 @@ class EntityStage:
         rebuilt = {p: PartialAggregates(frozen_before=self.frozen_before) for p in assigned}
         versions: dict[int, int] = {}
         contribution = self.kpis.contribution
+        clocks: dict[int, dict[str, TeamClock]] = {p: {} for p in assigned}
+        for table_key, stored in self.table.data.items():  # the calendars first: leads' KPIs depend on them
+            partition_text, _, key = table_key.partition(SEP)
+            if key[0] == CALENDARS and int(partition_text) in clocks:
+                clocks[int(partition_text)][key[1:]] = team_clock(orjson.loads(stored)["e"])
+        self.clocks = clocks
         for table_key, stored in self.table.data.items():
             partition_text, _, key = table_key.partition(SEP)
             partition = int(partition_text)
@@ -133,8 +182,10 @@ class EntityStage:
             if partial is None:
                 continue
             state: EntityState = orjson.loads(stored)
-            partial.apply(contribution(key, state["e"]))
             versions[partition] = max(versions.get(partition, -1), state.get("o", -1))
+            if key[0] == CALENDARS:
+                continue
+            partial.apply(contribution(key, state["e"], clocks[partition]))
             if key[0] == "L":
                 self.watch(partition, table_key, state["e"])
         self.partials = rebuilt

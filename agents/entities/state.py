@@ -9,16 +9,28 @@ aggregates move by the difference.
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Final, Literal, TypedDict
+from zoneinfo import ZoneInfo
 
-from agents.kpis.model import LIVE, CompactEvent, Contribution
-from agents.kpis.response import OLDEST_AWAITING
+from agents.kpis.business_time import Calendar, TeamClock
+from agents.kpis.model import ALL, LIVE, CompactEvent, Contribution
+from agents.kpis.response import OLDEST_AWAITING, OLDEST_OF
 from agents.kpis.series import Kpis
 from agents.kpis.windows import Horizon
-from agents.routing import SEP
-from streams.records import CallCompleted, DealEvent, Event, LeadCreated, MeetingEvent, TargetSet, event_type
+from agents.routing import SEP, entity_partition
+from streams.records import (
+    CalendarSet,
+    CallCompleted,
+    DealEvent,
+    Event,
+    LeadCreated,
+    MeetingEvent,
+    TargetSet,
+    event_type,
+)
 
 AggregateKey = tuple[str, str, str]  # team, rep, bucket
 # the id fields `compact` copies, with the CompactEvent keys they go to
@@ -58,9 +70,46 @@ def compact(event: Event) -> CompactEvent:
     elif isinstance(event, MeetingEvent):
         if event.outcome is not None:
             out["o"] = event.outcome
+    elif isinstance(event, CalendarSet):
+        out["z"] = [event.timezone, event.hours, sorted(day.isoformat() for day in event.holidays)]
     elif isinstance(event, TargetSet):
         out["P"], out["K"], out["v"] = event.period, event.metric, round(event.value * 1_000_000)
     return out
+
+
+CALENDARS = "Z"  # the entity kind of a team's calendars
+
+
+def team_clock(events: list[CompactEvent]) -> TeamClock:
+    """A team's SLA clock from its `calendar.set` events (of equal stamps, the greatest event id wins)."""
+    changes = []
+    for event in sorted(events, key=lambda e: (e["a"], e["i"])):
+        zone, hours, holidays = event["z"]
+        week = tuple(tuple((start, end) for start, end in day) for day in hours)
+        changes.append((event["a"], Calendar(ZoneInfo(zone), week, frozenset(map(date.fromisoformat, holidays)))))
+    return TeamClock.of(changes)
+
+
+def is_broadcast(key: str) -> bool:
+    """A team's calendars go to every entity partition: any lead's KPIs may need them."""
+    return key[0] == CALENDARS
+
+
+def routes(event: CompactEvent, partitions: int) -> Iterator[tuple[int, str, bool]]:
+    """Where ingest sends an event: (entity partition, entity key, primary copy) for each of its entities;
+    the primary copy of its first entity counts the event (a duplicate is counted once)."""
+    for n, key in enumerate(entity_keys(event)):
+        if is_broadcast(key):
+            for partition in range(partitions):
+                yield partition, key, n == 0 and partition == 0
+        else:
+            yield entity_partition(key, partitions), key, n == 0
+
+
+def ages_out(kind: str) -> bool:
+    """Whether an event older than the retention is late and dropped: all are but a calendar, which stays
+    in force until the next (SPEC §4 "Business time")."""
+    return kind != "calendar.set"
 
 
 _DEAL_ON_LEAD = frozenset({"deal.created", "deal.won"})  # a conversion; a win's amount by the lead's source
@@ -83,6 +132,8 @@ def entity_keys(event: CompactEvent) -> list[str]:
     if kind.startswith("meeting."):  # a completed meeting with a lead may be a contact of it
         keys = ["M" + event["M"]]
         return keys + ["L" + lead] if lead and kind == "meeting.completed" else keys
+    if kind == "calendar.set":  # every entity partition keeps every team's calendars (`is_broadcast`)
+        return ["Z" + event["T"]]
     return ["T" + SEP.join((event["T"], event["R"] or "", event["P"], event.get("K", "won_amount")))]
 
 
@@ -210,6 +261,11 @@ class PartialAggregates:
         oldest = None if times is None else times.oldest()
         if oldest is not None:
             out[OLDEST_AWAITING] = oldest
+            if key[0] == ALL:  # the floor's: each team's too, so its oldest lead's team (and clock) is known
+                for (team, rep, bucket), team_times in self.awaiting.items():
+                    team_oldest = team_times.oldest() if team != ALL and rep == ALL and bucket == LIVE else None
+                    if team_oldest is not None:
+                        out[OLDEST_OF + team] = team_oldest
         return out
 
     def take_dirty(self) -> list[AggregateKey]:
@@ -227,7 +283,8 @@ class PartialAggregates:
 
 
 def expired_entity(key: str, events: list[CompactEvent], cutoff_us: int, kpis: Kpis) -> bool:
-    """An entity idle since before the cutoff that adds nothing to a live gauge can be forgotten."""
-    if max(event["a"] for event in events) >= cutoff_us:
+    """An entity idle since before the cutoff that adds nothing to a live gauge can be forgotten (a team's
+    calendars never are: the one in force may be years old)."""
+    if key[0] == CALENDARS or max(event["a"] for event in events) >= cutoff_us:
         return False
     return not any(k[2] == LIVE for k in kpis.contribution(key, events))

@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
+    from agents.kpis.business_time import TeamClock
     from agents.kpis.terms import LeadFacts
+
+Clocks = Mapping[str, "TeamClock"]  # team -> its SLA clock (teams without a calendar are absent)
 
 ALL = "_all"
 UNASSIGNED = "_unassigned"
@@ -51,6 +54,7 @@ class CompactEvent(TypedDict):
     P: NotRequired[str]  # target period
     K: NotRequired[str]  # target metric
     v: NotRequired[int]  # target value, micro-units
+    z: NotRequired[list[Any]]  # calendar.set: [timezone, hours (7 days of [start, end] minutes), holidays]
 
 
 class Entity:
@@ -115,11 +119,19 @@ class BucketClock:
 class ContributionBuilder:
     """Collects one entity's contribution, expanding each value to rep, team and floor."""
 
-    __slots__ = ("clock", "out")
+    __slots__ = ("clock", "clocks", "out")
 
-    def __init__(self, clock: BucketClock) -> None:
+    def __init__(self, clock: BucketClock, clocks: Clocks) -> None:
         self.clock = clock
+        self.clocks = clocks
         self.out: Contribution = {}
+
+    def business_us(self, team: str, start_us: int, end_us: int) -> int:
+        """µs from `start_us` to `end_us` on the team's SLA clock (the wall clock without a calendar)."""
+        clock = self.clocks.get(team)
+        if clock is None:
+            return max(0, end_us - start_us)
+        return clock.business_us(start_us, end_us)
 
     def _put(self, key: Key, value: int) -> None:
         out = self.out
@@ -241,6 +253,6 @@ class Family:
     ratios: tuple[Ratio, ...] = ()
     windowed: Callable[[Fields, Labels], Iterator[Series]] | None = None  # series beyond counts and ratios
     periodic: Callable[[PeriodContext], Iterator[Series]] | None = None  # windows `today` and `month`
-    live: Callable[[Fields, str, str, int], Iterator[Series]] | None = None  # live fields, team, rep, now µs
+    live: Callable[[Fields, str, str, int, Clocks], Iterator[Series]] | None = None  # live fields, team, rep, now
     extra: tuple[str, ...] = ()  # windowed metrics its `windowed` and `periodic` functions export
     help: Mapping[str, str] | None = None  # HELP text of metrics whose name says too little

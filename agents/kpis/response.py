@@ -6,7 +6,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 
-from agents.kpis.model import ALL, MICRO, ContributionBuilder, Entity, Family, Fields, Labels, Series
+from agents.kpis.model import (
+    ALL,
+    MICRO,
+    Clocks,
+    ContributionBuilder,
+    Entity,
+    Family,
+    Fields,
+    Labels,
+    Series,
+    latest,
+)
 from agents.kpis.terms import current_owner, lead_facts
 
 CREATED = "lc"
@@ -14,8 +25,14 @@ RESPONDED = "rn"
 RESPONSE_SUM_US = "rs"
 WITHIN_SLA = "rw"
 RESPONSE_HISTOGRAM = "rh"  # + bucket index
+BUSINESS_SUM_US = "qs"  # the same on the team's SLA clock
+BUSINESS_HISTOGRAM = "qh"
+ASSIGNED_RESPONDED = "nn"  # leads first contacted after an assignment, by the assigned rep
+ASSIGNED_SUM_US = "ns"
+ASSIGNED_HISTOGRAM = "nh"
 AWAITING = "aw"
 OLDEST_AWAITING = "ao"  # in shipped live snapshots: earliest creation (µs) among awaiting leads
+OLDEST_OF = "ao:"  # + team, in the floor's: the earliest creation among each team's awaiting leads
 
 
 class Response:
@@ -32,14 +49,25 @@ class Response:
         out.add(team, facts.owner, created_at, CREATED)
         if facts.contacts:
             first = facts.contacts[0]
-            response = max(0, first["a"] - created_at)
             rep, at = first["R"] or facts.owner, first["a"]
+            response = max(0, at - created_at)
+            business = out.business_us(team, created_at, at)
             out.add(team, rep, at, RESPONDED)
             if response:
                 out.add(team, rep, at, RESPONSE_SUM_US, response)
-            if response <= self.sla_us:
+            if business:
+                out.add(team, rep, at, BUSINESS_SUM_US, business)
+            if business <= self.sla_us:
                 out.add(team, rep, at, WITHIN_SLA)
             out.add(team, rep, at, f"{RESPONSE_HISTOGRAM}{response_bucket(response)}")
+            out.add(team, rep, at, f"{BUSINESS_HISTOGRAM}{response_bucket(business)}")
+            assigned = latest(e for e in entity.of("lead.assigned") if e["a"] <= at)
+            if assigned is not None and assigned["R"]:
+                waited = max(0, at - assigned["a"])
+                out.add(team, assigned["R"], at, ASSIGNED_RESPONDED)
+                if waited:
+                    out.add(team, assigned["R"], at, ASSIGNED_SUM_US, waited)
+                out.add(team, assigned["R"], at, f"{ASSIGNED_HISTOGRAM}{response_bucket(waited)}")
         elif facts.waiting:
             out.add_live(team, current_owner(entity, facts), AWAITING)
             out.add_awaiting_since(team, created_at)
@@ -61,25 +89,30 @@ def response_bucket_value(index: int) -> float:
     return math.sqrt(low * low * 1.01)
 
 
+_STATS = (
+    ("salesfloor_lead_response_seconds", RESPONDED, RESPONSE_SUM_US, RESPONSE_HISTOGRAM),
+    ("salesfloor_lead_response_business_seconds", RESPONDED, BUSINESS_SUM_US, BUSINESS_HISTOGRAM),
+    ("salesfloor_lead_assignment_response_seconds", ASSIGNED_RESPONDED, ASSIGNED_SUM_US, ASSIGNED_HISTOGRAM),
+)
+
+
 def response_series(acc: Fields, labels: Labels) -> Iterator[Series]:
-    responded = acc.get(RESPONDED, 0)
-    if responded > 0:
-        for stat, value in response_stats(acc, responded).items():
-            yield "salesfloor_lead_response_seconds", {**labels, "stat": stat}, value
+    for metric, count_field, sum_field, prefix in _STATS:
+        count = acc.get(count_field, 0)
+        if count > 0:
+            for stat, value in response_stats(acc, count, sum_field, prefix).items():
+                yield metric, {**labels, "stat": stat}, value
 
 
-def response_stats(acc: Fields, responded: int) -> dict[str, float]:
-    """avg exactly; p50, p90 and max by nearest rank over the response histogram."""
-    prefix = RESPONSE_HISTOGRAM
-    histogram = sorted(
-        (int(name[len(prefix) :]), count) for name, count in acc.items() if name.startswith(prefix) and count > 0
-    )
-    stats = {"avg": acc.get(RESPONSE_SUM_US, 0) / MICRO / responded}
+def response_stats(acc: Fields, count: int, sum_field: str, prefix: str) -> dict[str, float]:
+    """avg exactly; p50, p90 and max by nearest rank over a response histogram."""
+    histogram = sorted((int(name[len(prefix) :]), n) for name, n in acc.items() if name.startswith(prefix) and n > 0)
+    stats = {"avg": acc.get(sum_field, 0) / MICRO / count}
     for stat, share in (("p50", 0.5), ("p90", 0.9)):
-        rank = max(1, -(-responded * int(share * 100) // 100))  # ceil(share * n) in integers
+        rank = max(1, -(-count * int(share * 100) // 100))  # ceil(share * n) in integers
         seen = 0
-        for index, count in histogram:
-            seen += count
+        for index, n in histogram:
+            seen += n
             if seen >= rank:
                 stats[stat] = response_bucket_value(index)
                 break
@@ -88,12 +121,23 @@ def response_stats(acc: Fields, responded: int) -> dict[str, float]:
     return stats
 
 
-def live_series(live: Fields, team: str, rep: str, now_us: int) -> Iterator[Series]:
+def live_series(live: Fields, team: str, rep: str, now_us: int, clocks: Clocks) -> Iterator[Series]:
     yield "salesfloor_leads_awaiting_response", {"team": team, "rep": rep}, float(live.get(AWAITING, 0))
-    if rep == ALL:
-        oldest = live.get(OLDEST_AWAITING)
-        age = max(0.0, (now_us - oldest) / MICRO) if oldest is not None else 0.0
-        yield "salesfloor_lead_oldest_awaiting_seconds", {"team": team}, age
+    if rep != ALL:
+        return
+    oldest = live.get(OLDEST_AWAITING)
+    age = max(0.0, (now_us - oldest) / MICRO) if oldest is not None else 0.0
+    yield "salesfloor_lead_oldest_awaiting_seconds", {"team": team}, age
+    business = 0.0
+    if oldest is not None:
+        lead_team = team
+        if team == ALL:  # the floor's oldest lead waits on its own team's clock
+            teams = [(created, name[len(OLDEST_OF) :]) for name, created in live.items() if name.startswith(OLDEST_OF)]
+            lead_team = min(teams)[1] if teams else ALL
+        clock = clocks.get(lead_team)
+        waited = max(0, now_us - oldest) if clock is None else clock.business_us(oldest, now_us)
+        business = waited / MICRO
+    yield "salesfloor_lead_oldest_awaiting_business_seconds", {"team": team}, business
 
 
 def family(sla_us: int) -> Family:
@@ -101,7 +145,20 @@ def family(sla_us: int) -> Family:
         name="response",
         kinds="L",
         contribute=Response(sla_us).contribute,
-        fields=(CREATED, RESPONDED, RESPONSE_SUM_US, WITHIN_SLA, RESPONSE_HISTOGRAM, AWAITING, OLDEST_AWAITING),
+        fields=(
+            CREATED,
+            RESPONDED,
+            RESPONSE_SUM_US,
+            WITHIN_SLA,
+            RESPONSE_HISTOGRAM,
+            BUSINESS_SUM_US,
+            BUSINESS_HISTOGRAM,
+            ASSIGNED_RESPONDED,
+            ASSIGNED_SUM_US,
+            ASSIGNED_HISTOGRAM,
+            AWAITING,
+            OLDEST_AWAITING,
+        ),
         counts=(
             ("salesfloor_leads_created", CREATED, 1),
             ("salesfloor_leads_responded", RESPONDED, 1),
@@ -109,10 +166,13 @@ def family(sla_us: int) -> Family:
         ratios=(("salesfloor_lead_response_within_sla_ratio", WITHIN_SLA, (RESPONDED,), 1),),
         windowed=response_series,
         live=live_series,
-        extra=("salesfloor_lead_response_seconds",),
+        extra=tuple(metric for metric, *_ in _STATS),
         help={
             "salesfloor_lead_response_seconds": "Lead response time (first contact - creation), by stat.",
             "salesfloor_leads_awaiting_response": "Leads waiting for a first contact now, by current owner.",
             "salesfloor_lead_oldest_awaiting_seconds": "Wall-clock age of the oldest lead waiting for a first contact.",
+            "salesfloor_lead_oldest_awaiting_business_seconds": "Oldest waiting lead's age on its team's SLA clock.",
+            "salesfloor_lead_response_business_seconds": "Lead response time on the team's SLA clock, by stat.",
+            "salesfloor_lead_assignment_response_seconds": "First contact - latest assignment before it, by stat.",
         },
     )

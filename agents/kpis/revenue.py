@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from agents.kpis.model import (
     ALL,
     MICRO,
+    Clocks,
     ContributionBuilder,
     Entity,
     Family,
@@ -84,7 +85,7 @@ class Revenue:
         for stage in self.stages:
             yield "salesfloor_deals_entered_stage", {**labels, "stage": stage}, float(acc.get(ENTERED_STAGE + stage, 0))
 
-    def live(self, live: Fields, team: str, rep: str, now_us: int) -> Iterator[Series]:
+    def live(self, live: Fields, team: str, rep: str, now_us: int, clocks: Clocks) -> Iterator[Series]:
         labels: Labels = {"team": team, "rep": rep}
         yield "salesfloor_pipeline_open_amount", labels, live.get(PIPELINE_OPEN, 0) / MICRO
         if rep == ALL:

@@ -3,12 +3,13 @@ and a team/rep's series from the fields its buckets add up to."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 
 from agents.kpis.model import (
     LIVE,
     BucketClock,
+    Clocks,
     CompactEvent,
     Contribution,
     ContributionBuilder,
@@ -21,6 +22,8 @@ from agents.kpis.model import (
 )
 from agents.kpis.windows import WINDOWS, sum_fields, window_buckets
 
+NO_CLOCKS: Clocks = {}
+
 
 class Kpis:
     """The registered families, indexed by the entity kinds they read."""
@@ -28,6 +31,7 @@ class Kpis:
     def __init__(self, families: tuple[Family, ...], clock: BucketClock) -> None:
         self.families = families
         self.clock = clock
+        self.clocks: Callable[[], Clocks] = dict  # the teams' SLA clocks now (the pipeline's entity stage)
         self._by_kind: dict[str, tuple[Family, ...]] = {}
         for family in families:
             for kind in family.kinds:
@@ -40,9 +44,9 @@ class Kpis:
         """Every metric with a `window` label (what a history can be asked for)."""
         return {m for f in self.families for m in (*(c[0] for c in f.counts), *(r[0] for r in f.ratios), *f.extra)}
 
-    def contribution(self, key: str, events: list[CompactEvent]) -> Contribution:
-        """What the entity `key` with these events adds to the aggregates."""
-        out = ContributionBuilder(self.clock)
+    def contribution(self, key: str, events: list[CompactEvent], clocks: Clocks = NO_CLOCKS) -> Contribution:
+        """What the entity `key` with these events adds to the aggregates, with the teams' SLA clocks."""
+        out = ContributionBuilder(self.clock, clocks)
         entity = Entity(key, events)
         for family in self._by_kind.get(entity.kind, ()):
             family.contribute(entity, out)
@@ -92,7 +96,7 @@ class Kpis:
                 yield from self.periodic(PeriodContext(window, period, acc, buckets, labels, now_us, clock))
         if day is not None:
             return
-        live = buckets.get(LIVE, {})
+        live, clocks = buckets.get(LIVE, {}), self.clocks()
         for family in self.families:
             if family.live is not None:
-                yield from family.live(live, team, rep, now_us)
+                yield from family.live(live, team, rep, now_us, clocks)

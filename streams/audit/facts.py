@@ -21,6 +21,12 @@ def rollup(team: str, rep: str) -> tuple[tuple[str, str], ...]:
     return ((team, rep), (team, ALL), (ALL, ALL))
 
 
+def nearest_rank(sorted_values: list[float], percent: int) -> float:
+    """Smallest v with at least percent % of the values <= v (exact integer rank arithmetic)."""
+    rank = max(1, -(-len(sorted_values) * percent // 100))
+    return sorted_values[rank - 1]
+
+
 def all_scopes(scopes: set[tuple[str, str]]) -> set[tuple[str, str]]:
     """Every rep with data, its team, and the floor (always)."""
     return {(ALL, ALL)} | {scope for team, rep in scopes for scope in rollup(team, rep)}

@@ -10,15 +10,18 @@ written independently.
 It favours clarity over speed:
 
 1. parse the events (times as integer microseconds since the epoch), drop late events, future
-   events and unknown deal stages, then duplicates (first occurrence in arrival order wins);
+   events, unknown deal stages and invalid calendars, then duplicates (first occurrence in arrival
+   order wins);
 2. replay them in event-time order (ties by ``event_id``) into entity views: leads, emails, deals,
-   deal stages, meetings, calls and targets, so "earliest" is simply "first seen" and "latest" is
-   "last seen";
+   deal stages, meetings, calls, targets and team calendars, so "earliest" is simply "first seen" and
+   "latest" is "last seen";
 3. turn the views into *facts* (``streams.audit.facts``: a value at a time, attributed to a team and
    rep) collected per (team, rep), team and floor for every window the fact's time falls in;
 4. export each KPI from the facts: counts, sums, exact ratios, means and nearest-rank percentiles;
    meetings and deal stages are in ``streams.audit.meetings``, targets and growth in
-   ``streams.audit.targets``, the team and floor breakdowns in ``streams.audit.breakdowns``.
+   ``streams.audit.targets``, the team and floor breakdowns in ``streams.audit.breakdowns``, the
+   response times on the SLA clock and from the assignment in ``streams.audit.business`` (business
+   time itself in ``streams.audit.calendars``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from streams.audit.breakdowns import breakdown_facts, export_breakdowns
-from streams.audit.facts import Facts, Key, Labels, Result, all_scopes, key, rollup
+from streams.audit.business import business_facts, export_business, oldest_awaiting_business
+from streams.audit.facts import Facts, Key, Labels, Result, all_scopes, key, nearest_rank, rollup
 from streams.audit.meetings import entered_stage, meeting_facts, pipeline_by_stage, stage_facts
 from streams.audit.targets import export_growth, export_targets
 from streams.audit.views import (
@@ -69,7 +73,7 @@ def lead_facts(views: Views, facts: Facts, sla_us: float) -> None:
             rep = first.rep or UNASSIGNED  # contacts always carry rep_id
             response_us = max(0, first.t - created.t)
             facts.add("response_us", created.team, rep, first.t, response_us)
-            if response_us <= sla_us:
+            if views.business_us(created.team, created.t, first.t) <= sla_us:  # on the team's SLA clock
                 facts.add("within_sla", created.team, rep, first.t)
             if len(lead.contacts) >= 2:
                 facts.add("followed_up", created.team, rep, first.t)
@@ -115,12 +119,6 @@ def email_facts(views: Views, facts: Facts) -> None:
 
 
 # ----------------------------------------------------------------------------------------- export
-
-
-def nearest_rank(sorted_values: list[float], percent: int) -> float:
-    """Smallest v with at least percent % of the values <= v (exact integer rank arithmetic)."""
-    rank = max(1, -(-len(sorted_values) * percent // 100))
-    return sorted_values[rank - 1]
 
 
 def export_scope(
@@ -263,15 +261,18 @@ def compute(
     meeting_facts(views, facts)
     stage_facts(views, facts)
     breakdown_facts(views, facts)
+    business_facts(views, facts)
 
     result: Result = {}
     scopes = set(facts.scopes)
     if day is None:
         live_gauges(views, now_us, scopes, result)
         pipeline_by_stage(views, {team for team, _rep in all_scopes(scopes)}, stages, result)
+        oldest_awaiting_business(views, now_us, {team for team, _rep in all_scopes(scopes)}, result)
     for team, rep in all_scopes(scopes):
         for window in windows.names:
             export_scope(facts, team, rep, window, result, stages)
+            export_business(facts, team, rep, window, result)
     export_breakdowns(facts, {team for team, _rep in all_scopes(scopes)}, result)
     export_targets(views, facts, result)
     export_growth(views, facts, now.astimezone(zone), scopes, result)

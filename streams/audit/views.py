@@ -11,6 +11,8 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from streams.audit.calendars import Change, business_us, is_valid_calendar, parse_calendar
+
 ALL = "_all"
 UNASSIGNED = "_unassigned"
 US = 1_000_000  # microseconds per second
@@ -94,6 +96,7 @@ class Event:
 class Lead:
     created: Event | None = None  # earliest lead.created
     assigned: Event | None = None  # latest lead.assigned
+    assignments: list[Event] = field(default_factory=list)  # every lead.assigned, in event-time order
     contacts: list[Event] = field(default_factory=list)  # in event-time order
     conversion: Event | None = None  # earliest deal.created carrying this lead_id
     disqualified: bool = False
@@ -108,6 +111,11 @@ class Lead:
         if self.assigned is None:
             return self.owner
         return self.assigned.rep or UNASSIGNED
+
+    @property
+    def awaiting(self) -> bool:
+        """Created, no contact at all, not disqualified, not converted (the live awaiting leads)."""
+        return self.created is not None and not self.contacts and not self.disqualified and self.conversion is None
 
 
 @dataclass
@@ -127,6 +135,12 @@ class Views:
     meeting_lead_outcome: dict[tuple[str, str], Event] = field(default_factory=dict)
     # (team, rep or _all, period, metric) -> latest target.set
     targets: dict[tuple[str, str, str, str], Event] = field(default_factory=dict)
+    # team -> its accepted calendar.set, in event-time order (the last one at or before t is in force)
+    calendars: dict[str, list[Change]] = field(default_factory=lambda: defaultdict(list))
+
+    def business_us(self, team: str, start_us: int, end_us: int) -> int:
+        """Business microseconds of [start, end) on the team's SLA clock (its calendars, else the wall)."""
+        return business_us(self.calendars.get(team, ()), start_us, end_us)
 
 
 def accepted_events(
@@ -137,22 +151,26 @@ def accepted_events(
     max_future_us: int | None = None,
     stages: Collection[str] | None = None,
 ) -> list[Event]:
-    """Parse, drop late, future and unknown-stage events, then drop repeated event_ids (first
-    occurrence in arrival order wins).
+    """Parse, drop late, future, unknown-stage and invalid-calendar events, then drop repeated
+    event_ids (first occurrence in arrival order wins).
 
     The dropped events go first because they change no state, not even the duplicate filter's
-    memory of seen ids: a late event is dropped, a future one (stamped more than ``max_future_us``
-    after ``now``) and a ``deal.stage_changed`` to a stage outside ``stages`` are rejected.
+    memory of seen ids: a late event (older than the retention; a ``calendar.set`` never is) is
+    dropped, a future one (stamped more than ``max_future_us`` after ``now``), a ``deal.stage_changed``
+    to a stage outside ``stages`` and a ``calendar.set`` the decoder rejects
+    (``streams.audit.calendars.parse_calendar``) are rejected.
     """
     seen: set[str] = set()
     accepted: list[Event] = []
     for raw in events:
         t = parse_time(raw["occurred_at"])
-        if t < now_us - retention_us or raw["event_id"] in seen:
-            continue
+        if raw["event_id"] in seen or (t < now_us - retention_us and raw["type"] != "calendar.set"):
+            continue  # (a calendar stays in force however old it is)
         if max_future_us is not None and t > now_us + max_future_us:
             continue
         if stages is not None and raw["type"] == "deal.stage_changed" and raw.get("stage") not in stages:
+            continue
+        if raw["type"] == "calendar.set" and not is_valid_calendar(raw):
             continue
         seen.add(raw["event_id"])
         accepted.append(Event(t, raw["event_id"], raw["type"], raw["team_id"], raw.get("rep_id"), raw))
@@ -176,6 +194,7 @@ def build_views(events: list[Event]) -> Views:
                 views.leads[lead_id].created = e
         elif e.type == "lead.assigned":
             views.leads[lead_id].assigned = e
+            views.leads[lead_id].assignments.append(e)
         elif e.type == "lead.disqualified":
             views.leads[lead_id].disqualified = True
         elif e.type == "call.completed":
@@ -208,6 +227,8 @@ def build_views(events: list[Event]) -> Views:
                 views.deals_closed.add(e.get("deal_id"))
         elif e.type == "target.set":
             views.targets[(e.team, e.rep or ALL, e.get("period"), e.get("metric"))] = e
+        elif e.type == "calendar.set":
+            views.calendars[e.team].append((e.t, parse_calendar(e.data)))
     met: set[str] = set()
     for (_meeting_id, lead_id), e in views.meeting_lead_outcome.items():
         if e.get("outcome") == "held":  # a held meeting is one contact, at the time that says so

@@ -106,6 +106,13 @@ def configure_simulate(parser: argparse.ArgumentParser) -> None:
         "--late", type=_share, default=0.0, help="share of events replaced by a copy dated 60-90 days earlier (0..1)"
     )
     parser.add_argument("--keys", choices=KEY_MODES, default="spec", help=KEYS_HELP)
+    parser.add_argument(
+        "--no-calendars",
+        dest="calendars",
+        action="store_false",
+        help="send no calendar.set: every team keeps the wall clock (default: all teams but the last send business "
+        "hours; never with --realtime, whose floor works around the clock)",
+    )
 
 
 def configure_produce(parser: argparse.ArgumentParser) -> None:
@@ -137,6 +144,7 @@ def _config(args: argparse.Namespace, settings: Settings) -> FloorConfig:
         lead_rate=args.lead_rate,
         deal_stages=settings.stages,
         max_events=args.max_events,
+        calendars=args.calendars,
     )
 
 

@@ -23,6 +23,7 @@ class FloorConfig:
     weekend_factor: float = 0.2
     business_hours: tuple[int, int] = (8, 18)
     diurnal: bool = True  # False: business-hours activity around the clock (the real-time demo)
+    calendars: bool = True  # every team but the last sends a `calendar.set` (its SLA clock) a day before start
     intensity: float = 1.0  # multiplies every activity rate
     prospect_calls_per_hour: float = 3.0  # per rep, business hours, no lead
     prospect_emails_per_hour: float = 2.0  # per rep, business hours, no lead

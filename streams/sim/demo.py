@@ -87,6 +87,7 @@ def plan_demo(args: argparse.Namespace, settings: Settings, now: datetime) -> De
         currency=settings.currency,
         deal_stages=settings.stages,
         diurnal=False,
+        calendars=False,  # reps around the clock: every hour is a business hour, as on the wall clock
     )
     if args.backfill == "none":
         floor = realtime_config(floor, None)

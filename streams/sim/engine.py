@@ -23,6 +23,12 @@ _UUID_CLEAR: Final = ~((0xF << 76) | (0x3 << 62))
 _UUID_SET: Final = (0x4 << 76) | (0x2 << 62)
 
 
+def uuid_from(rng: random.Random) -> str:
+    """A version-4 UUID from a seeded stream: the form of every event id."""
+    h = f"{(rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 @dataclass(slots=True)
 class Rep:
     id: str
@@ -100,9 +106,10 @@ class FloorEngine:
         while heap:
             at, _, item = heapq.heappop(heap)
             if type(item) is dict:
-                bits = (rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
-                h = f"{bits:032x}"
-                item["event_id"] = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+                if not item["event_id"]:  # preset: an event drawn from a stream of its own (calendars)
+                    bits = (rng.getrandbits(128) & _UUID_CLEAR) | _UUID_SET
+                    h = f"{bits:032x}"
+                    item["event_id"] = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
                 item["occurred_at"] = iso_ms(at)
                 yield item
                 count += 1

@@ -31,6 +31,7 @@ REQUIRED: Final[dict[str, tuple[str, ...]]] = {
     "meeting.scheduled": ("meeting_id", "rep_id", "scheduled_for"),
     "meeting.completed": ("meeting_id", "rep_id", "outcome"),
     "target.set": ("period", "metric", "value"),
+    "calendar.set": ("timezone", "hours"),
 }
 NUMBER_FIELDS: Final = frozenset({"amount", "duration_s", "value"})
 ID_LIMITS: Final = {"event_id": 128, "team_id": 64, "rep_id": 64}
@@ -75,6 +76,10 @@ def _of_type(kind: str, base: EventDict, rng: random.Random, currency: str) -> E
         )
     elif kind == "target.set":
         event.update(period=str(base["occurred_at"])[:7], metric="won_amount", value=100000.0)
+    elif kind == "calendar.set":
+        del event["rep_id"]  # a team's, never a rep's
+        weekday = [["09:00", "17:00"]]
+        event.update(timezone="Europe/Warsaw", hours=dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), weekday))
     return event
 
 
@@ -123,6 +128,8 @@ def _m_wrong_type(rng: random.Random, event: EventDict, currency: str) -> bytes:
     name = rng.choice(COMMON_REQUIRED + REQUIRED[event["type"]])
     if name in NUMBER_FIELDS:
         bad: Any = rng.choice(["1200", True, [1], {"value": 1}, "12.5"])
+    elif name == "hours":  # an object: any other JSON type (an object of the wrong days is a bad value)
+        bad = rng.choice([42, True, "mon-fri 09:00-17:00", [["09:00", "17:00"]], {"mon": "09:00-17:00"}])
     else:
         bad = rng.choice([42, 4.5, True, ["x"], {"id": "x"}])
     return orjson.dumps(copy_event(event, rng, **{name: bad}))
@@ -266,6 +273,28 @@ def _m_no_scheduled_for(rng: random.Random, event: EventDict, currency: str) -> 
     return orjson.dumps(meeting)
 
 
+def _m_bad_calendar(rng: random.Random, event: EventDict, currency: str) -> bytes:
+    name, bad = rng.choice(
+        [
+            ("timezone", "Europe/Atlantis"),
+            ("timezone", "europe/warsaw"),
+            ("timezone", "UTC+01:00"),
+            ("timezone", ""),
+            ("hours", {"monday": [["09:00", "17:00"]]}),
+            ("hours", {"mon": [["9:00", "17:00"]]}),
+            ("hours", {"mon": [["09:00", "25:00"]]}),
+            ("hours", {"mon": [["24:00", "06:00"]]}),
+            ("hours", {"mon": [["09:00", "12:00", "17:00"]]}),
+            ("hours", {"mon": [["09:00"]]}),
+            ("holidays", ["2026-02-30"]),
+            ("holidays", ["26-12-25"]),
+            ("holidays", ["2026-12-25T00:00:00Z"]),
+            ("rep_id", "rep-sim-01"),  # a calendar is a team's
+        ]
+    )
+    return orjson.dumps({**_of_type("calendar.set", event, rng, currency), name: bad})
+
+
 def _m_future(rng: random.Random, event: EventDict, currency: str) -> bytes:
     """The event stamped 1-3 days ahead of both its own time and the wall clock (clock skew): valid in
     every field, rejected on read. The wall clock counts by UTC day, so a run stays reproducible within it."""
@@ -298,6 +327,7 @@ MALFORMED_KINDS: Final[dict[str, Callable[[random.Random, EventDict, str], bytes
     "bad_target": _m_bad_target,
     "bad_meeting_outcome": _m_meeting_outcome,
     "no_scheduled_for": _m_no_scheduled_for,
+    "bad_calendar": _m_bad_calendar,
     "future": _m_future,
 }
 # The engine's rejection reason(s) for each kind (`future` only when read: the decoder alone accepts it).
@@ -320,6 +350,7 @@ REASONS_OF_KIND: Final[dict[str, frozenset[str]]] = {
     "bad_target": frozenset({"bad_value"}),
     "bad_meeting_outcome": frozenset({"bad_value"}),
     "no_scheduled_for": frozenset({"missing_field"}),
+    "bad_calendar": frozenset({"bad_value"}),
     "future": frozenset({"future"}),
 }
 _KIND_NAMES: Final = tuple(MALFORMED_KINDS)

@@ -42,11 +42,13 @@ def realtime_config(cfg: FloorConfig, rate: float | None) -> FloorConfig:
 
     Real cycles of weeks would show no wins for days and need a pipeline backlog of millions of deals at
     demo rates, so cycles are compressed (median 2 h, backlog of one day), and so are meetings (booked for
-    about 20 minutes later).
+    about 20 minutes later). Its reps work around the clock, so its teams send no calendars: every SLA clock is
+    the wall clock, as every hour is a business hour.
     """
     live = replace(
         cfg,
         diurnal=False,
+        calendars=False,
         cycle_median_days=min(cfg.cycle_median_days, 2 / 24),
         backlog_days=min(cfg.backlog_days, 1.0),
         meeting_lead_hours=min(cfg.meeting_lead_hours, 1 / 3),

@@ -1,6 +1,7 @@
 """A simulated sales floor: the seeded discrete-event model behind `generate`, a realistic, time-ordered
-SPEC §2 event stream for tests, benchmarks and the demo. Leads, calls and emails live here; deals, meetings
-and targets in their own modules (`deals.py`, `meetings.py`, `targets.py`) on the core in `engine.py`."""
+SPEC §2 event stream for tests, benchmarks and the demo. Leads, calls and emails live here; deals, meetings,
+targets and calendars in their own modules (`deals.py`, `meetings.py`, `targets.py`, `calendars.py`) on the
+core in `engine.py`."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from bisect import bisect
 from collections.abc import Iterator
 from typing import Any
 
+from streams.sim.calendars import Calendars
 from streams.sim.catalog import (
     COLD_CUM,
     CONTACT_COUNTS,
@@ -47,12 +49,14 @@ __all__ = [
 ]
 
 
-class _Floor(Meetings, Targets):
+class _Floor(Meetings, Targets, Calendars):
     """The whole floor: every process scheduled on the engine's heap."""
 
     def __init__(self, cfg: FloorConfig) -> None:
         super().__init__(cfg)
         self.mean_response_factor = mean_response_factor(cfg)
+        if cfg.calendars:
+            self._publish_calendars()
         self._push(self.start, self._monthly_targets)
         self._push(self.start, self._daily_targets)
         for team in self.teams:
@@ -245,7 +249,7 @@ class _Floor(Meetings, Targets):
 def generate(cfg: FloorConfig) -> Iterator[EventDict]:
     """A deterministic, realistic, time-ordered stream of valid events, in bounded memory.
 
-    The backlog's `deal.created`, `deal.stage_changed` and `meeting.scheduled` events are dated before `start`
-    (and come first); nothing is after `end`.
+    The backlog's `deal.created`, `deal.stage_changed` and `meeting.scheduled` events and the teams'
+    `calendar.set` (a day before) are dated before `start` (and come first); nothing is after `end`.
     """
     return iter(_Floor(cfg))

@@ -79,7 +79,11 @@ OWN_LABEL = {  # the label of its own each multi-series KPI has (else `stat`)
     "lead_conversion_ratio_by_response": "response",
     "leads_converted_by_contacts": "contacts",
 }
-TEAM_ONLY = {"lead_oldest_awaiting_seconds", "pipeline_open_amount_by_stage"}  # live, per team and floor
+TEAM_ONLY = {
+    "lead_oldest_awaiting_seconds",
+    "lead_oldest_awaiting_business_seconds",
+    "pipeline_open_amount_by_stage",
+}  # live, per team and floor
 
 
 async def test_simulated_day_one_worker_restart_and_two_workers(

@@ -67,6 +67,8 @@ def test_alert_names_the_current_owner() -> None:
         "created_at": "1970-01-01T00:00:10.000Z",
         "threshold_s": 300,
         "detected_at": "1970-01-01T00:05:11.000Z",
+        "clock": "wall",
+        "waited_s": 301.0,
     }
 
 

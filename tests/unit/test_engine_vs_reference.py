@@ -16,10 +16,9 @@ import pytest
 from agents.aggregates.stage import AggregateStage
 from agents.aggregates.view import AggregateView
 from agents.entities.stage import EntityStage
-from agents.entities.state import compact, entity_keys
+from agents.entities.state import ages_out, compact, routes
 from agents.kpis import kpis_for
 from agents.kpis.model import ALL
-from agents.routing import entity_partition
 from streams.audit import reference
 from streams.errors import InvalidEvent
 from streams.kafka.buffered import MemoryTable
@@ -47,6 +46,7 @@ def run_engine(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 30
         watch=lambda partition, key, events: None,
         foreign=unexpected,
     )
+    kpis.clocks = entities.clocks_now
     view = AggregateView()
     aggregates = AggregateStage(MemoryTable(), view, foreign=unexpected)
     offsets = dict.fromkeys(range(PARTITIONS), 0)
@@ -63,10 +63,10 @@ def run_engine(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 30
             event = compact(decode_event(raw))
         except InvalidEvent:
             continue
-        if event["a"] < now_us - retention_us:
+        if event["a"] < now_us - retention_us and ages_out(event["y"]):
             continue
-        for i, entity in enumerate(entity_keys(event)):
-            routed.setdefault(entity_partition(entity, PARTITIONS), []).append((entity, event, "sales.x", i == 0))
+        for partition, entity, primary in routes(event, PARTITIONS):
+            routed.setdefault(partition, []).append((entity, event, "sales.x", primary))
         if n % ROUTE_CHUNK == 0:
             for partition, items in routed.items():
                 entities.apply(partition, offsets[partition], orjson.loads(orjson.dumps({"b": items})))
@@ -86,8 +86,28 @@ def run_engine(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 30
 
 
 def simulated(seed: int, start: datetime, end: datetime, tz: str) -> list[bytes]:
+    """A simulated floor whose first team works New York office hours (with a holiday today), whose second
+    works two Warsaw shifts (one past midnight) and changes its hours half-way, and whose third has no
+    calendar (the wall clock)."""
     config = FloorConfig(seed=seed, teams=3, reps_per_team=5, start=start, end=end, tz=tz)
-    return [orjson.dumps(e) for e in generate(config)]
+    events = list(generate(config))
+    teams = sorted({e["team_id"] for e in events})
+    weekdays = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+    shifts = {day: [["06:00", "14:00"], ["22:00", "02:30"]] for day in ("mon", "tue", "wed", "thu", "fri", "sat")}
+    today = end.astimezone(ZoneInfo("America/New_York")).date().isoformat()
+    calendars = [
+        calendar_set("cal-ny", teams[0], start - timedelta(days=90), "America/New_York", weekdays, [today]),
+        calendar_set("cal-waw-1", teams[1], start - timedelta(days=3), "Europe/Warsaw", shifts, []),
+        calendar_set("cal-waw-2", teams[1], start + (end - start) / 2, "Europe/Warsaw", weekdays, []),
+    ]
+    return [orjson.dumps(e) for e in [*events, *calendars]]
+
+
+def calendar_set(
+    event_id: str, team: str, at: datetime, zone: str, hours: dict[str, list[list[str]]], holidays: list[str]
+) -> dict[str, Any]:
+    return {"event_id": event_id, "type": "calendar.set", "occurred_at": at.isoformat(), "team_id": team,
+            "timezone": zone, "hours": hours, "holidays": holidays}  # fmt: skip
 
 
 @pytest.mark.parametrize("tz", ["UTC", "Europe/Warsaw", "America/New_York"])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import orjson
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from streams.errors import InvalidEvent
 from streams.records import (
+    CalendarSet,
     CallCompleted,
     DealEvent,
     EmailEvent,
@@ -43,6 +44,11 @@ VALID: dict[str, dict[str, Any]] = {
     "deal.won": {"deal_id": "D1", "rep_id": "r1", "amount": 1200.5},
     "deal.lost": {"deal_id": "D1", "rep_id": "r1"},
     "target.set": {"period": "2026-11", "metric": "won_amount", "value": 50000},
+    "calendar.set": {
+        "timezone": "Europe/Warsaw",
+        "hours": {"mon": [["09:00", "17:00"]], "fri": [["22:00", "06:00"]]},
+        "holidays": ["2026-12-24"],
+    },
 }
 
 
@@ -236,6 +242,9 @@ def test_no_bytes_raise_anything_but_invalid_event(raw: bytes) -> None:
             "call_id",
             "metric",
             "source",
+            "timezone",
+            "hours",
+            "holidays",
         ]
     ),
     junk=json_values,
@@ -307,3 +316,121 @@ def test_configured_stages_and_future_events() -> None:
     with pytest.raises(InvalidEvent) as caught:
         decode_event(created, latest_us=at_us - 1)
     assert caught.value.reason == "future"
+
+
+CALENDAR = {"event_id": "c1", "type": "calendar.set", "occurred_at": "2026-11-30T10:00:00Z", "team_id": "north"}
+WEEKDAYS = {day: [["09:00", "17:00"]] for day in ("mon", "tue", "wed", "thu", "fri")}
+
+
+def calendar(**changes: Any) -> bytes:
+    value = {**CALENDAR, "timezone": "America/New_York", "hours": WEEKDAYS, **changes}
+    return json.dumps({k: v for k, v in value.items() if v is not ...}).encode()  # also integers past 64 bits
+
+
+def test_calendar_set_decodes_to_minutes_and_dates() -> None:
+    hours = {
+        "mon": [["09:00", "12:00"], ["13:00", "17:30"], ["09:00", "12:00"]],  # a repeat is dropped
+        "tue": [["22:00", "06:00"]],  # end not after start: runs past midnight
+        "wed": [["09:00", "09:00"]],  # equal: 24 h, to 09:00 on thu
+        "thu": [["00:00", "24:00"], ["10:00", "11:00"]],  # overlapping ranges are kept as given
+        "fri": [],
+        "sat": None,
+    }
+    record = decode_event(calendar(hours=hours, holidays=["2026-12-25", "2027-01-01", "2026-12-25"]))
+    assert isinstance(record, CalendarSet) and event_type(record) == "calendar.set"
+    assert record.timezone == "America/New_York" and record.rep_id is None
+    assert record.hours == (
+        ((540, 720), (780, 1050)),
+        ((1320, 1800),),
+        ((540, 1980),),
+        ((0, 1440), (600, 660)),
+        (),
+        (),
+        (),
+    )
+    assert record.holidays == frozenset({date(2026, 12, 25), date(2027, 1, 1)})
+    assert hash(record.hours) == hash(decode_event(calendar(hours=hours)).hours)
+    assert decode_event(calendar(holidays=None)).holidays == frozenset()  # type: ignore[attr-defined]
+    assert decode_event(calendar(hours={})).hours == ((),) * 7  # type: ignore[attr-defined]  # never open
+    assert decode_event(calendar(rep_id=None)).rep_id is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason", "says"),
+    [
+        ({"timezone": ...}, "missing_field", "timezone"),
+        ({"timezone": 1}, "wrong_type", "timezone must be a string"),
+        ({"timezone": "Mars/Olympus_Mons"}, "bad_value", "IANA time zone"),
+        ({"timezone": "america/new_york"}, "bad_value", "IANA time zone"),
+        ({"timezone": "America"}, "bad_value", "IANA time zone"),  # a directory of the database
+        ({"timezone": "localtime"}, "bad_value", "IANA time zone"),  # the host's own zone, not IANA's
+        ({"timezone": "posix/Europe/Warsaw"}, "bad_value", "IANA time zone"),
+        ({"timezone": "../../etc/passwd"}, "bad_value", "IANA time zone"),
+        ({"timezone": ""}, "bad_value", "IANA time zone"),
+        ({"hours": ...}, "missing_field", "hours"),
+        ({"hours": [["09:00", "17:00"]]}, "wrong_type", "hours must be an object"),
+        ({"hours": {"monday": [["09:00", "17:00"]]}}, "bad_value", "unknown day 'monday'"),
+        ({"hours": {"Mon": [["09:00", "17:00"]]}}, "bad_value", "unknown day 'Mon'"),
+        ({"hours": {"mon": "09:00-17:00"}}, "wrong_type", "hours.mon must be a list"),
+        ({"hours": {"mon": ["09:00", "17:00"]}}, "wrong_type", "hours.mon[0] must be a list"),
+        ({"hours": {"mon": [["09:00"]]}}, "bad_value", "hours.mon[0] must be a pair"),
+        ({"hours": {"mon": [["09:00", "12:00", "17:00"]]}}, "bad_value", "must be a pair"),
+        ({"hours": {"mon": [[900, "17:00"]]}}, "wrong_type", "hours.mon[0][0] must be a string"),
+        ({"hours": {"mon": [["09:00", None]]}}, "wrong_type", "hours.mon[0][1] must be a string"),
+        ({"hours": {"tue": [["9:00", "17:00"]]}}, "bad_value", "hours.tue[0][0] must be a local time"),
+        ({"hours": {"tue": [["09:00", "17:60"]]}}, "bad_value", "hours.tue[0][1]"),
+        ({"hours": {"tue": [["09:00", "24:01"]]}}, "bad_value", "hours.tue[0][1]"),
+        ({"hours": {"tue": [["09:00", "25:00"]]}}, "bad_value", "hours.tue[0][1]"),
+        ({"hours": {"tue": [["09:00", "17:00:00"]]}}, "bad_value", "hours.tue[0][1]"),
+        ({"hours": {"tue": [["09:00", " 17:00"]]}}, "bad_value", "hours.tue[0][1]"),
+        ({"hours": {"tue": [["24:00", "06:00"]]}}, "bad_value", "'24:00' is allowed only as the end"),
+        ({"hours": {"sun": [["09:00", "10:00"]] * 49}}, "out_of_range", "at most 48"),
+        ({"holidays": "2026-12-25"}, "wrong_type", "holidays must be a list"),
+        ({"holidays": [20261225]}, "wrong_type", "holidays[0] must be a string"),
+        ({"holidays": ["2026-12-25", "2026-02-30"]}, "bad_value", "holidays[1] '2026-02-30' is not a real date"),
+        ({"holidays": ["20261225"]}, "bad_value", "holidays[0] must be a date"),  # fromisoformat would take it
+        ({"holidays": ["2026-W52-5"]}, "bad_value", "holidays[0] must be a date"),
+        ({"holidays": ["2026-12-25T00:00"]}, "bad_value", "holidays[0] must be a date"),
+        ({"holidays": ["2026-01-01"] * 1001}, "out_of_range", "at most 1000"),
+        ({"rep_id": "r1"}, "bad_value", "rep_id must be absent"),
+        ({"rep_id": "_all"}, "bad_value", "rep_id must be absent"),
+        ({"rep_id": 7}, "bad_value", "rep_id must be absent"),
+        ({"team_id": ...}, "missing_field", "team_id"),
+    ],
+)
+def test_calendar_set_rejections(changes: dict[str, Any], reason: str, says: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode_event(calendar(**changes))
+    assert caught.value.reason == reason
+    assert says in str(caught.value)
+
+
+clock_texts = st.one_of(
+    st.builds(lambda h, m: f"{h:02d}:{m:02d}", st.integers(0, 25), st.integers(0, 61)),
+    st.sampled_from(["24:00", "9:00", "", "12:00:00"]),
+    st.integers(0, 2400),
+    st.none(),
+)
+hours_values = st.one_of(
+    st.dictionaries(
+        st.sampled_from(["mon", "tue", "wed", "thu", "fri", "sat", "sun", "Mon", "holiday"]),
+        st.one_of(st.none(), st.text(max_size=5), st.lists(st.lists(clock_texts, max_size=3), max_size=4)),
+        max_size=8,
+    ),
+    json_values,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(hours=hours_values, holidays=json_values | st.lists(st.dates().map(date.isoformat), max_size=3))
+def test_any_hours_and_holidays_decode_well_formed_or_reject(hours: Any, holidays: Any) -> None:
+    try:
+        record = decode_event(calendar(hours=hours, holidays=holidays))
+    except InvalidEvent as exc:
+        assert exc.reason in {"missing_field", "wrong_type", "bad_value", "out_of_range"}
+        return
+    assert isinstance(record, CalendarSet) and len(record.hours) == 7
+    for ranges in record.hours:
+        assert list(ranges) == sorted(set(ranges))
+        assert all(0 <= start < 1440 and start < end <= start + 1440 for start, end in ranges)
+    assert all(isinstance(day, date) for day in record.holidays)

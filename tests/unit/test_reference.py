@@ -777,6 +777,7 @@ def test_empty_log_exports_floor_counts_and_live_gauges_only() -> None:
         ("salesfloor_leads_awaiting_response", (("rep", ALL), ("team", ALL))),
         ("salesfloor_pipeline_open_amount", (("rep", ALL), ("team", ALL))),
         ("salesfloor_lead_oldest_awaiting_seconds", (("team", ALL),)),
+        ("salesfloor_lead_oldest_awaiting_business_seconds", (("team", ALL),)),
     }
     expected |= {
         ("salesfloor_pipeline_open_amount_by_stage", (("stage", stage), ("team", ALL)))

@@ -9,7 +9,7 @@ import dataclasses
 import random
 import re
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +17,9 @@ import orjson
 import pytest
 
 from streams.errors import InvalidEvent
-from streams.records import decode_event
+from streams.records import CalendarSet, decode_event
 from streams.settings import load_settings
+from streams.sim.calendars import HOLIDAY_DAYS, easter
 from streams.sim.catalog import DAILY_METRICS
 from streams.sim.commands import configure_produce, configure_simulate, run_simulate
 from streams.sim.demo import MAX_BACKFILL_EVENTS, configure_demo, plan_demo, worker_env
@@ -48,6 +49,7 @@ WEEK = FloorConfig(seed=2, start=START, end=START + timedelta(days=7))
 STAMP = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z\Z")
 STAGES = ("qualification", "proposal", "negotiation")
 BACKLOG_TYPES = {"deal.created", "deal.stage_changed", "meeting.scheduled"}  # booked or opened before start
+BEFORE_START_TYPES = BACKLOG_TYPES | {"calendar.set"}  # and the teams' calendars, a day ahead
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +108,7 @@ def test_events_are_time_ordered_and_inside_the_period(day: list[dict[str, Any]]
     assert times == sorted(times)
     start, end = epoch_ms(DAY.start.isoformat()), epoch_ms(DAY.end.isoformat())
     backlog = [e for e in day if ms(e) < start]
-    assert {e["type"] for e in backlog} == BACKLOG_TYPES  # the open pipeline's history, meetings booked
+    assert {e["type"] for e in backlog} == BEFORE_START_TYPES  # the open pipeline's history, meetings booked
     assert all(ms(e) >= start - 30 * 86_400_000 for e in backlog)
     assert all(ms(e) <= end for e in day)
     assert all(STAMP.match(e["occurred_at"]) for e in day)
@@ -188,6 +190,49 @@ def test_the_floor_has_a_realistic_shape(week: list[dict[str, Any]]) -> None:
     opens = collections.Counter(e["email_id"] for e in week if e["type"] == "email.opened")
     assert max(opens.values()) >= 3
     assert by_type["email.clicked"] > 0 and by_type["email.replied"] > 0
+
+
+def test_every_team_but_the_last_sends_its_calendar_before_the_floor_starts(week: list[dict[str, Any]]) -> None:
+    start = epoch_ms(WEEK.start.isoformat())
+    calendars = [e for e in week if e["type"] == "calendar.set"]
+    assert [e["team_id"] for e in calendars] == ["team-north", "team-south"]  # team-east keeps the wall clock
+    first = min(ms(e) for e in week if ms(e) >= start)
+    assert all(ms(e) == start - 86_400_000 < first for e in calendars)  # in force for every lead of the floor
+    assert all(ms(e) > ms(c) for e in week if e["type"].startswith("lead.") for c in calendars)
+    north, south = (decode_event(orjson.dumps(e)) for e in calendars)
+    assert isinstance(north, CalendarSet) and isinstance(south, CalendarSet)
+    assert all("rep_id" not in e for e in calendars) and north.rep_id is None
+    assert north.timezone == WEEK.tz and south.timezone == "America/New_York"  # one team abroad
+    assert north.hours[:5] == (((8 * 60, 18 * 60),),) * 5 and north.hours[5] == ((9 * 60, 13 * 60),)  # Saturdays
+    assert south.hours[0] == ((9 * 60, 17 * 60), (16 * 60 + 30, 25 * 60)) and south.hours[5:] == ((), ())
+    assert date(2026, 11, 26) in south.holidays and date(2026, 11, 26) not in north.holidays  # Thanksgiving
+    assert {date(2026, 12, 25), date(2027, 3, 26), date(2027, 3, 29)} <= north.holidays  # Christmas, Easter 2027
+    for event in calendars:
+        assert event["holidays"] == sorted(event["holidays"])
+        assert event["holidays"][-1] < (WEEK.start + timedelta(days=HOLIDAY_DAYS)).date().isoformat()
+    # the same floor without them, event for event (their ids come from a stream of their own)
+    assert [e for e in week if e["type"] != "calendar.set"] == list(
+        generate(dataclasses.replace(WEEK, calendars=False))
+    )
+
+
+def test_calendars_follow_the_teams_and_the_floors_zone() -> None:
+    def calendars(**changes: Any) -> list[dict[str, Any]]:
+        cfg = dataclasses.replace(WEEK, end=WEEK.start, reps_per_team=1, **changes)
+        return [e for e in generate(cfg) if e["type"] == "calendar.set"]
+
+    floor = calendars(teams=4, tz="America/New_York")
+    assert [(e["team_id"], e["timezone"]) for e in floor] == [
+        ("team-north", "America/New_York"),
+        ("team-south", "Europe/Warsaw"),  # abroad: not the floor's zone
+        ("team-east", "America/New_York"),
+    ]
+    assert "2026-12-24" in floor[1]["holidays"] and "2027-05-03" in floor[1]["holidays"]  # Poland's days off
+    assert floor[2]["hours"] == dict.fromkeys(("mon", "tue", "wed", "thu", "fri"), [["09:00", "17:00"]])
+    assert calendars(teams=4, tz="America/New_York") == floor  # deterministic per seed
+    assert {e["event_id"] for e in calendars(teams=4, seed=3)}.isdisjoint(e["event_id"] for e in floor)
+    assert calendars(teams=1) == [] and calendars(calendars=False) == []
+    assert [easter(year) for year in (2026, 2027, 2038)] == [date(2026, 4, 5), date(2027, 3, 28), date(2038, 4, 25)]
 
 
 def test_targets_for_every_team_and_rep_of_every_month() -> None:
@@ -461,6 +506,8 @@ def test_the_new_malformed_kinds_break_what_they_say() -> None:
         assert target["metric"] not in TARGET_METRICS or not is_period(target["period"])
         unscheduled = orjson.loads(malformed_value(rng, base, "no_scheduled_for")[0])
         assert unscheduled["type"] == "meeting.scheduled" and unscheduled.get("scheduled_for") is None
+        calendar = orjson.loads(malformed_value(rng, base, "bad_calendar")[0])
+        assert calendar["type"] == "calendar.set" and calendar["team_id"] == base["team_id"]
         for event in (base, {**base, "occurred_at": "2031-01-01T00:00:00.000Z"}):
             future = orjson.loads(malformed_value(rng, event, "future")[0])
             ahead = ms(future)
@@ -723,6 +770,7 @@ def test_the_demo_backfills_the_previous_month_at_a_real_floors_pace() -> None:
     assert plan.since == datetime(2026, 11, 1, tzinfo=settings.zone)  # growth compares with that month
     assert 0.03 < plan.rate < 0.2 and plan.expected_backfill < MAX_BACKFILL_EVENTS
     assert plan.floor.cycle_median_days > 5 and not plan.floor.diurnal  # real sales cycles, around the clock
+    assert not plan.floor.calendars  # so every hour is a business hour: the wall clock
     _, month = expected_per_rep(plan.floor, 2026, 12)
     assert 10_000 < month["won_amount"] < 100_000  # a rep's monthly won target: tens of thousands
     env = worker_env(plan, settings, {})
@@ -877,6 +925,7 @@ async def test_cli_simulate_to_a_file(tmp_path: Path) -> None:
     values = list(read_jsonl(out))
     assert len(values) > 300
     valid = 0
+    calendars = set()
     for value in values:
         try:
             event = decode_event(value)
@@ -884,4 +933,7 @@ async def test_cli_simulate_to_a_file(tmp_path: Path) -> None:
             continue
         valid += 1
         assert event.team_id in {"team-north", "team-south"}
+        if isinstance(event, CalendarSet):
+            calendars.add(event.team_id)
     assert 0.85 * len(values) < valid < len(values)
+    assert calendars == {"team-north"}  # team-south keeps the wall clock

@@ -20,7 +20,7 @@ def us(stamp: datetime) -> int:
 
 
 def buckets_with_one_lead(created: datetime, clock: BucketClock) -> dict[str, dict[str, int]]:
-    out = ContributionBuilder(clock)
+    out = ContributionBuilder(clock, {})
     out.add("north", "ann", us(created), "lc")
     partial = PartialAggregates()
     partial.apply(out.out)
@@ -65,7 +65,7 @@ def test_horizon_keeps_retained_days_months_and_recent_minutes() -> None:
 def test_partial_aggregates_drop_expired_buckets() -> None:
     clock = BucketClock(ZoneInfo("UTC"))
     now = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
-    out = ContributionBuilder(clock)
+    out = ContributionBuilder(clock, {})
     out.add("north", "ann", us(now - timedelta(days=45)), "lc")
     out.add("north", "ann", us(now - timedelta(hours=1)), "lc")
     partial = PartialAggregates()
