@@ -20,6 +20,7 @@ from prometheus_client import CollectorRegistry
 from agents.aggregates.replica import ViewReplica
 from agents.aggregates.stage import AggregateStage
 from agents.aggregates.view import AggregateView
+from agents.alerts.notify import follow_alerts
 from agents.alerts.stage import AlertStage
 from agents.entities.stage import EntityStage, chunks
 from agents.export.exposition import KpiCollector
@@ -71,7 +72,6 @@ class Pipeline:
         self.gaps = OffsetGaps(s.aiokafka_kwargs())
         self.stalls = StallWatch(self.gaps)
         faust_fixes.set_hooks(app, faust_fixes.Hooks(before_commit=self._flush_state, sought=self.gaps.sought))
-
         alerts_topic = faust_topic(app, s, "alerts")
         send, clocks = delivered_sender(alerts_topic), lambda partition: self.entity_stage.clocks.get(partition, {})
         self.alerts = AlertStage(s, self.entity_state, alerts_topic.get_topic_name(), send, self.metrics.breach, clocks)
@@ -134,14 +134,14 @@ class Pipeline:
         return len(self.entity_state.data), len(self.aggregate_state.data)
 
     async def _on_assigned(self, *_: Any, **__: Any) -> None:
-        """Faust sends this after the tables' stores took the new assignment. Ingest starts at the first
-        one, while the tables recover (Faust starts app tasks only after): it needs no state, and the
-        entity stage catches up once recovered."""
+        """Faust sends this after the tables' stores took the new assignment. Ingest, the replica and the
+        notifier start at the first one, while the tables recover (Faust starts app tasks only after)."""
         self.gate.assigned()
         if self._ingesting is None:
             # cancelled when the app stops; should it fail, the app crashes (mode's add_future)
             self._ingesting = self.app.add_future(self.ingest.run())
             self.app.add_future(self.follower.run())
+            self.app.add_future(follow_alerts(self.settings, self.metrics.notifications))
 
     async def _on_revoked(self, *_: Any, **__: Any) -> None:
         await self.gate.revoked()

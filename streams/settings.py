@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import re
 import ssl
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -46,6 +48,8 @@ class Settings(BaseSettings):
     kafka_password: SecretStr = SecretStr("")
     kafka_password_file: Path | None = None
     kafka_ca_file: Path | None = None
+    alert_webhook_url: SecretStr = SecretStr("")  # a Slack webhook's path is its credential
+    alert_routes_file: Path | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -66,6 +70,20 @@ class Settings(BaseSettings):
     @classmethod
     def _stages(cls, value: str) -> str:
         parse_stages(value)
+        return value
+
+    @field_validator("alert_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            check_webhook_url(value.get_secret_value())
+        return value
+
+    @field_validator("alert_routes_file")
+    @classmethod
+    def _routes_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            read_routes(value)
         return value
 
     @field_validator("kafka_bootstrap")
@@ -97,6 +115,14 @@ class Settings(BaseSettings):
     @property
     def retention_us(self) -> int:
         return int(self.retention_days * 86400 * 1_000_000)
+
+    def alert_routes(self) -> dict[str, str]:
+        """Webhook URL per team (`*`: every other team): the routes file's, else `*` → the one URL; empty
+        when notifications are off."""
+        if self.alert_routes_file is not None:
+            return read_routes(self.alert_routes_file)
+        url = self.alert_webhook_url.get_secret_value()
+        return {"*": url} if url else {}
 
     def password(self) -> str:
         """The Kafka password, from the file when one is configured; never logged."""
@@ -143,6 +169,44 @@ def parse_thresholds(value: str) -> tuple[int, ...]:
     return thresholds
 
 
+def check_webhook_url(url: str) -> None:
+    """An absolute http(s) URL with a host; the message never repeats the URL (its path may be a secret)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"expected an http:// or https:// URL, got scheme {parts.scheme!r}")
+    if not parts.hostname or any(c.isspace() for c in url):
+        raise ValueError("expected an http(s) URL with a host and no spaces")
+
+
+def read_routes(path: Path) -> dict[str, str]:
+    """The routes file: a JSON object of team id (or `*`, the default) → webhook URL."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the routes file: {getattr(exc, 'strerror', None) or exc}") from None
+    try:
+        routes = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the routes file is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    if not isinstance(routes, dict) or not routes:
+        raise ValueError(
+            'expected a JSON object of team id → URL, e.g. {"team-north": "https://...", "*": "https://..."}'
+        )
+    for team, url in routes.items():
+        if not team or team == "default":
+            raise ValueError(f"route {team!r} is not a team id (the default route is '*')")
+        if not isinstance(url, str):
+            raise ValueError(f"the URL of route {team!r} must be a string, got {type(url).__name__}")
+        try:
+            check_webhook_url(url)
+        except ValueError as exc:
+            raise ValueError(f"route {team!r}: {exc}") from None
+    return routes
+
+
+SECRET_FIELDS = frozenset({"kafka_password", "alert_webhook_url"})
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings from the environment; a bad value raises ConfigError naming its variable."""
     try:
@@ -150,5 +214,5 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         field = str(error["loc"][0]) if error["loc"] else "?"
-        given = error.get("input")
+        given = "<hidden>" if field in SECRET_FIELDS else error.get("input")
         raise ConfigError(f"invalid {ENV_PREFIX}{field.upper()}={given!r}: {error['msg']}") from None

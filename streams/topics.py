@@ -58,6 +58,7 @@ def spec_key(event: dict[str, object]) -> str | None:
 
 
 INTERNAL_TOPICS: Final = ("entities", "aggregates")  # each also has its table's changelog
+NOTIFICATIONS: Final = "notifications"  # compacted delivery state of the alert webhooks (agents/alerts/notify.py)
 
 
 def internal_topic_name(settings: Settings, short: str) -> str:
@@ -65,12 +66,15 @@ def internal_topic_name(settings: Settings, short: str) -> str:
 
 
 def internal_topics(settings: Settings) -> dict[str, dict[str, str]]:
-    """The worker's own topics: the two repartition topics and the changelogs of their tables."""
+    """The worker's own topics: the two repartition topics and the changelogs of their tables, and the
+    notifications' delivery state when alerts are sent to webhooks."""
     compact = {"cleanup.policy": "compact"}
     out: dict[str, dict[str, str]] = {}
     for short in INTERNAL_TOPICS:
         out[internal_topic_name(settings, short)] = {}
         out[f"{internal_topic_name(settings, short)}-changelog"] = compact
+    if settings.alert_routes():
+        out[internal_topic_name(settings, NOTIFICATIONS)] = compact
     return out
 
 

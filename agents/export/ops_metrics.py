@@ -24,6 +24,7 @@ class OpsMetrics:
     delay: Histogram
     breaches: Counter
     deadletter_failed: Counter
+    notifications: Counter  # route, result: see agents/alerts/notify.py
 
     def initialise(self, prefix: str, thresholds: Iterable[int]) -> None:
         """Export every known series from the start, at 0, so rates and alerts see them."""
@@ -90,6 +91,12 @@ class OpsMetrics:
             deadletter_failed=Counter(
                 "salesfloor_consumer_deadletter_failures",
                 "Rejected messages that could not be written to the dead-letter topic.",
+                registry=registry,
+            ),
+            notifications=Counter(
+                "salesfloor_alert_notifications",
+                "Alert webhook outcomes by route: delivered, retried (an attempt failed), failed (given up).",
+                ["route", "result"],
                 registry=registry,
             ),
         )
