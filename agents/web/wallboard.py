@@ -46,6 +46,7 @@ CACHE_S = 0.2  # streams of the same team share one computation per this interva
 LAG_GRACE_S = 5.0  # "lagging" = not caught up at any moment of this long a period
 SPEED_MIN_LEADS = 20  # the speed-to-lead tile compares groups of at least this many answered leads
 FAST, SLOW = ("le_5m",), ("le_1h", "le_24h", "gt_24h")
+RANKS = ("won_amount", "calls_outbound", "meetings_held", "leads_responded")  # ?rank= of the leaderboard
 
 
 def install_wallboard(app: faust.App, worker: Worker) -> None:
@@ -63,14 +64,14 @@ def install_wallboard(app: faust.App, worker: Worker) -> None:
 
     @app.page("/api/board")
     async def board_json(web: Any, request: Any) -> Any:
-        document, _ = board.current(request.query.get("team") or ALL)
+        document, _ = board.current(request.query.get("team") or ALL, rank_of(request))
         return Response(
             body=orjson.dumps(stamped(document)), content_type="application/json", headers={"Cache-Control": "no-store"}
         )
 
     @app.page("/api/board/stream")
     async def board_stream(web: Any, request: Any) -> Any:
-        team = request.query.get("team") or ALL
+        team, rank = request.query.get("team") or ALL, rank_of(request)
         response = StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -87,7 +88,7 @@ def install_wallboard(app: faust.App, worker: Worker) -> None:
                 transport = request.transport
                 if transport is None or transport.is_closing():
                     break
-                document, won = board.current(team)
+                document, won = board.current(team, rank)
                 body = orjson.dumps(document)
                 celebrate = celebrations.update(won)
                 if celebrate or body != last_body or time.monotonic() - last_sent >= HEARTBEAT_S:
@@ -125,6 +126,12 @@ def stamped(document: dict[str, Any], celebrate: dict[str, Any] | None = None) -
     if celebrate:
         out["celebrate"] = celebrate
     return out
+
+
+def rank_of(request: Any) -> str:
+    """The leaderboard's metric from `?rank=` (the first of RANKS when absent or unknown)."""
+    rank = request.query.get("rank")
+    return rank if rank in RANKS else RANKS[0]
 
 
 def speed_to_lead(month: dict[str, Any]) -> dict[str, Any]:
@@ -187,23 +194,27 @@ class Board:
     """Builds board documents from the aggregates this worker owns (shared by all clients, cached)."""
 
     worker: Worker
-    cache: dict[str, tuple[float, dict[str, Any], dict[tuple[str, str], tuple[float, float]]]] = field(
+    cache: dict[tuple[str, str], tuple[float, dict[str, Any], dict[tuple[str, str], tuple[float, float]]]] = field(
         default_factory=dict
     )
     lag_samples: deque[tuple[float, bool]] = field(default_factory=deque)
 
-    def current(self, team: str) -> tuple[dict[str, Any], dict[tuple[str, str], tuple[float, float]]]:
+    def current(
+        self, team: str, rank: str = RANKS[0]
+    ) -> tuple[dict[str, Any], dict[tuple[str, str], tuple[float, float]]]:
         now = time.monotonic()
-        hit = self.cache.get(team)
+        hit = self.cache.get((team, rank))
         if hit is not None and now - hit[0] < CACHE_S:
             return hit[1], hit[2]
-        document, won = self.build(team)
+        document, won = self.build(team, rank)
         if len(self.cache) > 100:
             self.cache.clear()
-        self.cache[team] = (now, document, won)
+        self.cache[(team, rank)] = (now, document, won)
         return document, won
 
-    def build(self, team: str) -> tuple[dict[str, Any], dict[tuple[str, str], tuple[float, float]]]:
+    def build(
+        self, team: str, rank: str = RANKS[0]
+    ) -> tuple[dict[str, Any], dict[tuple[str, str], tuple[float, float]]]:
         w = self.worker
         settings, clock = w.settings, w.kpis.clock
         now = now_us()
@@ -242,7 +253,7 @@ class Board:
         live = kpis["live"]
         oldest = live.get("lead_oldest_awaiting_seconds", 0.0)
         sla = settings.lead_sla_seconds
-        rows, won = self.reps(team, buckets, now)
+        rows, won = self.reps(team, buckets, now, rank)
         document = {
             "team": team,
             "date": clock.day(now)[1:],
@@ -260,8 +271,10 @@ class Board:
                 "pipeline_open_amount": live.get("pipeline_open_amount", 0.0),
             },
             "speed_to_lead": speed_to_lead(kpis["breakdowns"].get("month", {})),
+            "rank": rank,
             "leaderboard": rows[:LEADERBOARD_SIZE],
             "reps_total": len(rows),
+            "teams": sorted({t for t, r in buckets if r == ALL and not t.startswith("_")}),  # for ?rotate=
             "health": self.health(),
         }
         return document, won
@@ -283,8 +296,9 @@ class Board:
         team: str,
         buckets: dict[tuple[str, str], dict[str, dict[str, int]]],
         now: int,
+        rank: str = RANKS[0],
     ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], tuple[float, float]]]:
-        """Every rep of the team (or floor) with today's numbers, best first; and deals won per rep."""
+        """Every rep of the team (or floor) with today's numbers, best `rank` first; and deals won per rep."""
         w = self.worker
         names = window_buckets("today", now, w.kpis.clock)
         rows, won = [], {}
@@ -295,7 +309,7 @@ class Board:
             values = api_shape(w.kpis.windowed(sum_fields(rep_buckets, names), labels))
             today = values["windows"].get("today", {})
             response = today.get("lead_response_seconds", {})
-            row = {
+            row: dict[str, Any] = {
                 "team": key_team,
                 "rep": rep,
                 "won_amount": today.get("won_amount", 0.0),
@@ -303,14 +317,21 @@ class Board:
                 "calls_outbound": today.get("calls_outbound", 0.0),
                 "calls_connected": today.get("calls_connected", 0.0),
                 "emails_sent": today.get("emails_sent", 0.0),
+                "meetings_held": today.get("meetings_held", 0.0),
+                "leads_responded": today.get("leads_responded", 0.0),
                 "response_p50_seconds": response.get("p50"),
             }
             won[(key_team, rep)] = (row["deals_won"], row["won_amount"])
-            if any(row[k] for k in ("won_amount", "deals_won", "calls_outbound", "emails_sent")) or response:
+            if (
+                any(row[k] for k in ("won_amount", "deals_won", "calls_outbound", "emails_sent", "meetings_held"))
+                or response
+            ):
                 rows.append(row)
-        rows.sort(key=lambda r: (-r["won_amount"], -r["deals_won"], -r["calls_outbound"], r["rep"], r["team"]))
-        for rank, row in enumerate(rows, 1):
-            row["rank"] = rank
+        rows.sort(
+            key=lambda r: (-r[rank], -r["won_amount"], -r["deals_won"], -r["calls_outbound"], r["rep"], r["team"])
+        )
+        for place, row in enumerate(rows, 1):
+            row["rank"] = place
         return rows, won
 
     def health(self) -> dict[str, Any]:

@@ -244,6 +244,9 @@ def assert_board_equals_api(shown: dict[str, str], rows: list[dict[str, str]], w
         assert_duration(row, "lb_response", rep.get("lead_response_seconds", {}).get("p50"))
 
 
+ROTATING = """() => document.body.dataset.state === 'live' && lastDoc
+    && document.querySelector('[data-kpi="leads_created"]').textContent.trim() !== '\u2013'
+    && lastDoc.team === team ? document.querySelector('[data-kpi="team"]').textContent : null"""
 SPEED_RENDER = """(speed) => { renderSpeed(speed);
     return [document.querySelector('[data-kpi="speed_times"]').textContent,
             document.querySelector('[data-kpi="speed_text"]').textContent]; }"""
@@ -345,6 +348,38 @@ async def test_wallboard_in_headless_chromium(kafka_bootstrap: str, topic_prefix
                 assert await floor_page.evaluate("document.documentElement.scrollHeight <= innerHeight")
                 await floor_page.screenshot(path=ARTIFACTS / "wallboard-floor.png")
                 await floor_page.close()
+
+                # ?rotate=2: the floor, then each team, in turn, each with its own numbers
+                rotating = await browser.new_page(viewport={"width": 1920, "height": 1080})
+                await rotating.goto(f"http://127.0.0.1:{worker.port}/?rotate=2")
+                teams = floor_board["teams"]
+                wanted_titles = [
+                    "Whole floor",
+                    *(" ".join(w.capitalize() for w in re.split("[-_]+", t) if w) for t in teams),
+                ]
+                seen: list[str] = []
+                until = time.monotonic() + 2.5 * len(wanted_titles) + 6
+                while time.monotonic() < until and len(seen) < len(wanted_titles) + 1:
+                    title = await rotating.evaluate(ROTATING)
+                    if title and (not seen or seen[-1] != title):
+                        seen.append(title)
+                    await rotating.wait_for_timeout(100)
+                assert seen[: len(wanted_titles) + 1] == [*wanted_titles, wanted_titles[0]], seen
+                await rotating.close()
+
+                # ?rank=: the leaderboard by another metric, best first, the API's numbers per rep
+                for rank, head in (("calls_outbound", "Calls"), ("leads_responded", "Leads")):
+                    ranked = await browser.new_page(viewport={"width": 1920, "height": 1080})
+                    await ranked.goto(f"http://127.0.0.1:{worker.port}/?team={TEAM}&rank={rank}")
+                    await ranked.wait_for_function(LOADED.replace("MIN_ROWS", "1"), timeout=15_000)
+                    ranked_rows, ranked_shown = await ranked.evaluate(ROWS), await shown_values(ranked)
+                    assert ranked_shown["lb_head_value"] == head and ranked_shown["lb_head_other"] == "Won"
+                    values = [parse_number(r["lb_value"]) for r in ranked_rows]
+                    assert values == sorted(values, reverse=True), (rank, values)
+                    for row in ranked_rows:
+                        rep_today = api(worker, f"/api/kpis?team={TEAM}&rep={row['rep']}&window=today")
+                        assert_count(row, "lb_value", rep_today["windows"]["today"].get(rank, 0.0))
+                    await ranked.close()
 
                 # one won deal and one call, dated now: the screen changes within 2 s, with a banner
                 rep = rows[-1]["rep"]

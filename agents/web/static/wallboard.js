@@ -5,7 +5,13 @@ const STALE_AFTER_MS = 5000;     // no message for this long: STALE
 const RECONNECT_AFTER_MS = 12000; // no message for this long: drop the connection and open a new one
 const BANNER_MS = 6000;
 
-const team = new URLSearchParams(location.search).get("team") || "_all";
+const params = new URLSearchParams(location.search);
+let team = params.get("team") || "_all";
+const ROTATE_S = Number(params.get("rotate")) || 0; // ?rotate=SECONDS: the floor, then each team, in turn
+const RANKS = { // ?rank=: the leaderboard's metric, its column head
+  won_amount: "Won", calls_outbound: "Calls", meetings_held: "Meetings", leads_responded: "Leads",
+};
+const RANK = RANKS[params.get("rank")] ? params.get("rank") : "won_amount";
 const $ = (kpi) => document.querySelector(`[data-kpi="${kpi}"]`);
 
 let source = null;
@@ -159,14 +165,20 @@ function renderLeaderboard(doc) {
   const body = $("leaderboard");
   const rows = doc.leaderboard || [];
   $("leaderboard_empty").hidden = rows.length > 0;
+  // won_amount ranks by Won, then shows Calls; any other metric ranks by it, then shows Won
+  set("lb_head_value", RANKS[RANK]);
+  set("lb_head_other", RANK === "won_amount" ? "Calls" : "Won");
   const html = rows.map((r) => {
     const hot = hotRep && hotRep === `${r.team}/${r.rep}` ? ' class="hot"' : "";
     const sub = doc.team === "_all" ? `<small>${escape(teamTitle(r.team))}</small>` : "";
     return `<tr data-team="${escape(r.team)}" data-rep="${escape(r.rep)}"${hot}>`
       + `<td class="rank" data-kpi="lb_rank">${r.rank}</td>`
       + `<td class="rep"><span data-kpi="lb_rep">${escape(r.rep)}</span>${sub}</td>`
-      + `<td class="num" data-kpi="lb_won">${money(r.won_amount, doc.currency)}</td>`
-      + `<td class="num" data-kpi="lb_calls">${count(r.calls_outbound)}</td>`
+      + (RANK === "won_amount"
+        ? `<td class="num" data-kpi="lb_won">${money(r.won_amount, doc.currency)}</td>`
+          + `<td class="num" data-kpi="lb_calls">${count(r.calls_outbound)}</td>`
+        : `<td class="num" data-kpi="lb_value">${count(r[RANK])}</td>`
+          + `<td class="num" data-kpi="lb_won">${money(r.won_amount, doc.currency)}</td>`)
       + `<td class="num" data-kpi="lb_response">${duration(r.response_p50_seconds)}</td></tr>`;
   }).join("");
   if (body.innerHTML !== html) body.innerHTML = html;
@@ -237,7 +249,7 @@ function clock(date, seconds) {
 
 function connect() {
   if (source) source.close();
-  const es = new EventSource(`/api/board/stream?team=${encodeURIComponent(team)}`);
+  const es = new EventSource(`/api/board/stream?team=${encodeURIComponent(team)}&rank=${RANK}`);
   source = es;
   es.onopen = () => { connected = true; tick(); };
   es.onmessage = (event) => {
@@ -257,6 +269,16 @@ function connect() {
   };
 }
 
+// the next of the floor and its teams (the document lists them), for a TV nobody touches
+function rotate() {
+  const teams = ["_all", ...((lastDoc && lastDoc.teams) || [])];
+  const next = teams[(teams.indexOf(team) + 1) % teams.length];
+  if (next === team) return;
+  team = next;
+  connect();
+}
+
 connect();
 tick();
 setInterval(tick, 500);
+if (ROTATE_S > 0) setInterval(rotate, Math.max(2, ROTATE_S) * 1000);
