@@ -16,7 +16,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from agents.kpis.business_time import TeamClock
-from agents.kpis.model import CompactEvent, Entity
+from agents.kpis.model import CompactEvent, Entity, earliest
 from agents.kpis.terms import current_owner, held_meetings, is_contact, lead_facts
 
 ALERT_TYPE = "lead.response_sla_breached"
@@ -48,7 +48,8 @@ def waiting_since(events: list[CompactEvent]) -> int | None:
 
 def lead_team(events: list[CompactEvent]) -> str:
     """The team of a lead's `lead.created` (its earliest; the lead is known to have one)."""
-    created = min((e for e in events if e["y"] == "lead.created"), key=lambda e: (e["a"], e["i"]))
+    created = earliest(e for e in events if e["y"] == "lead.created")
+    assert created is not None
     return created["T"]
 
 
