@@ -21,7 +21,6 @@ from agents.aggregates.replica import ViewReplica
 from agents.aggregates.stage import AggregateStage
 from agents.aggregates.view import AggregateView
 from agents.alerts.notify import follow_alerts
-from agents.alerts.stage import AlertStage
 from agents.entities.stage import EntityStage, chunks
 from agents.export.exposition import KpiCollector
 from agents.export.health import LagCollector, consumer_lag
@@ -31,6 +30,7 @@ from agents.kpis import kpis_for
 from agents.kpis.model import MINUTE_US
 from agents.kpis.windows import MINUTES_KEPT_US, Horizon, now_us
 from agents.messages import NUDGE, expiry_request, foreign_messages
+from agents.outputs import outputs
 from agents.runtime import logged, release_free_memory
 from agents.tables import aggregate_table, entity_table
 from agents.web.api import install_web
@@ -40,7 +40,7 @@ from streams.kafka.gaps import OffsetGaps, StallWatch, repaired
 from streams.kafka.internals import aiokafka_producer, partition_url
 from streams.kafka.probe import BrokerProbe
 from streams.settings import Settings
-from streams.topics import delivered_sender, faust_topic
+from streams.topics import faust_topic
 
 log = logging.getLogger(__name__)
 
@@ -72,9 +72,7 @@ class Pipeline:
         self.gaps = OffsetGaps(s.aiokafka_kwargs())
         self.stalls = StallWatch(self.gaps)
         faust_fixes.set_hooks(app, faust_fixes.Hooks(before_commit=self._flush_state, sought=self.gaps.sought))
-        alerts_topic = faust_topic(app, s, "alerts")
-        send, clocks = delivered_sender(alerts_topic), lambda partition: self.entity_stage.clocks.get(partition, {})
-        self.alerts = AlertStage(s, self.entity_state, alerts_topic.get_topic_name(), send, self.metrics.breach, clocks)
+        self.alerts, self.announcer, self.achievements = outputs(self)
         entity_name, aggregate_name = self.entity_topic.get_topic_name(), self.aggregate_topic.get_topic_name()
         self.entity_stage: EntityStage = EntityStage(
             self.entity_state,
@@ -90,10 +88,9 @@ class Pipeline:
             self.aggregate_state, self.view, foreign=foreign_messages(aggregate_name)
         )
         self.ingest = Ingest(s, self.metrics, lambda: aiokafka_producer(app), entity_name, deadletter_record)
-        changelog, owned = self.aggregates.changelog_topic.get_topic_name(), self._settled_aggregate_partitions
+        changelog, owned = self.aggregates.changelog_topic.get_topic_name(), self.settled_aggregate_partitions
         self.follower = ViewReplica(s.aiokafka_kwargs(), changelog, s.partitions, owned=owned)
         self._ingesting: asyncio.Future[None] | None = None
-
         self.entities.on_recover(self._rebuild_partials)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
@@ -103,6 +100,7 @@ class Pipeline:
         app.timer(s.flush_interval_seconds, name="ship-partials")(logged(self._ship))
         app.timer(s.expiry_interval_seconds, name="expire")(logged(self._send_expiry))
         app.timer(1.0, name="raise-alerts")(logged(lambda: self.alerts.raise_due(self._entity_partitions())))
+        app.timer(0.5, name="achievements")(logged(self.announcer.announce))
         app.timer(BROKER_PROBE_S, name="probe-broker")(self.probe.probe)
         app.timer(NUDGE_S, name="nudge")(logged(self._nudge))
         app.timer(TRIM_S, name="release-memory")(release_free_memory)
@@ -137,10 +135,12 @@ class Pipeline:
         """Faust sends this after the tables' stores took the new assignment. Ingest, the replica and the
         notifier start at the first one, while the tables recover (Faust starts app tasks only after)."""
         self.gate.assigned()
+        self.announcer.forget()
         if self._ingesting is None:
             # cancelled when the app stops; should it fail, the app crashes (mode's add_future)
             self._ingesting = self.app.add_future(self.ingest.run())
             self.app.add_future(self.follower.run())
+            self.app.add_future(self.achievements.run())
             self.app.add_future(follow_alerts(self.settings, self.metrics.notifications))
 
     async def _on_revoked(self, *_: Any, **__: Any) -> None:
@@ -194,6 +194,6 @@ class Pipeline:
     def _assigned(self, topic: str) -> set[int]:
         return {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic == topic}
 
-    def _settled_aggregate_partitions(self) -> set[int] | None:
+    def settled_aggregate_partitions(self) -> set[int] | None:
         """The aggregate partitions owned here, or None while a rebalance is moving them."""
         return None if self.app.rebalancing else self.assigned_aggregate_partitions()

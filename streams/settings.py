@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     currency: str = Field(default="EUR", pattern=r"^[A-Z]{3}$")
     lead_sla_seconds: float = Field(default=300.0, gt=0)
     alert_thresholds: str = "300,3600"
+    goal_milestones: str = "0.5,1"
     max_future_seconds: float = Field(default=300.0, ge=0)
     deal_stages: str = "qualification,proposal,negotiation"
     web_host: str = "127.0.0.1"
@@ -64,6 +65,12 @@ class Settings(BaseSettings):
     @classmethod
     def _thresholds(cls, value: str) -> str:
         parse_thresholds(value)
+        return value
+
+    @field_validator("goal_milestones")
+    @classmethod
+    def _milestones(cls, value: str) -> str:
+        parse_milestones(value)
         return value
 
     @field_validator("deal_stages")
@@ -107,6 +114,10 @@ class Settings(BaseSettings):
     @property
     def thresholds(self) -> tuple[int, ...]:
         return parse_thresholds(self.alert_thresholds)
+
+    @property
+    def milestones(self) -> tuple[float, ...]:
+        return parse_milestones(self.goal_milestones)
 
     @property
     def stages(self) -> tuple[str, ...]:
@@ -167,6 +178,17 @@ def parse_thresholds(value: str) -> tuple[int, ...]:
     if not thresholds or thresholds[0] <= 0:
         raise ValueError(f"expected at least one positive threshold, got {value!r}")
     return thresholds
+
+
+def parse_milestones(value: str) -> tuple[float, ...]:
+    """Comma-separated attainment ratios (`0.5,1`): at least one, each positive and finite, at most 100."""
+    try:
+        milestones = tuple(sorted({float(part) for part in value.split(",") if part.strip()}))
+    except ValueError:
+        raise ValueError(f"expected comma-separated attainment ratios such as 0.5,1, got {value!r}") from None
+    if not milestones or not all(0 < m <= 100 for m in milestones):  # also rejects nan and inf
+        raise ValueError(f"expected at least one ratio, each above 0 and at most 100, got {value!r}")
+    return milestones
 
 
 def check_webhook_url(url: str) -> None:

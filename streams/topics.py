@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from streams.settings import Settings
 
 INPUT_TOPICS: Final = ("leads", "calls", "emails", "deals", "meetings", "targets", "calendars")
-OUTPUT_TOPICS: Final = ("alerts", "deadletter")
+OUTPUT_TOPICS: Final = ("alerts", "deadletter", "achievements")
 
 TOPIC_OF_TYPE: Final[dict[str, str]] = {
     "lead.created": "leads",
@@ -35,6 +35,7 @@ TOPIC_OF_TYPE: Final[dict[str, str]] = {
 }
 
 COMPACTED: Final = frozenset({"targets", "calendars"})
+ACHIEVEMENTS_KEPT_DAYS: Final = 35
 
 
 def topic_name(prefix: str, short: str) -> str:
@@ -102,6 +103,8 @@ def _topic_config(short: str, settings: Settings) -> dict[str, str]:
         return {"cleanup.policy": "compact"}
     if short == "alerts":  # read back after a restart to send each alert once: keep them as long as the state
         return {"retention.ms": str(int(settings.retention_days * 86400 * 1000))}
+    if short == "achievements":  # read back too: at least as long as a month's goals can be announced
+        return {"retention.ms": str(int(max(settings.retention_days, ACHIEVEMENTS_KEPT_DAYS) * 86400 * 1000))}
     return {}
 
 

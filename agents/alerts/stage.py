@@ -19,7 +19,7 @@ from agents.kpis.model import ALL, Clocks, CompactEvent
 from agents.kpis.windows import now_us
 from agents.routing import SEP
 from streams.kafka.buffered import StateTable
-from streams.kafka.read_to_end import read_to_end
+from streams.kafka.read_to_end import read_back
 from streams.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -124,13 +124,7 @@ class AlertStage:
             log.info("%d alerts already sent", len(self.alerted))
 
     async def _read_alerted(self) -> set[tuple[str, int]]:
-        """Read the alerts topic to its end: what is there was sent, whoever sent it."""
-        alerted: set[tuple[str, int]] = set()
-        async for _, records in read_to_end(self.settings.aiokafka_kwargs(), self.topic):
-            for record in records:
-                try:
-                    alert = orjson.loads(record.value)
-                    alerted.add((str(alert["lead_id"]), int(alert["threshold_s"])))
-                except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-                    log.warning("ignored a foreign record in %s at offset %d", self.topic, record.offset)
-        return alerted
+        def identity(alert: Any) -> tuple[str, int]:
+            return str(alert["lead_id"]), int(alert["threshold_s"])
+
+        return await read_back(self.settings.aiokafka_kwargs(), self.topic, identity, log)

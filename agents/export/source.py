@@ -7,6 +7,7 @@ from typing import Protocol
 
 from faust.types import TP
 
+from agents.achievements.feed import AchievementFeed
 from agents.aggregates.view import AggregateView
 from agents.kpis.series import Kpis
 from streams.settings import Settings
@@ -16,6 +17,7 @@ class Worker(Protocol):
     settings: Settings
     kpis: Kpis
     view: AggregateView  # the aggregates this worker owns
+    achievements: AchievementFeed  # every worker's latest achievements, for the wallboard
 
     @property
     def replica(self) -> AggregateView:

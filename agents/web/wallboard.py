@@ -4,7 +4,8 @@
 - `GET /api/board?team=` — everything the board shows for one team (default `_all`, the floor), as one
   JSON document built from the same functions as `/api/kpis`, so the numbers are the API's.
 - `GET /api/board/stream?team=` — `text/event-stream`: that document whenever it changes, and at
-  least every second (the heartbeat), with a `celebrate` field when deals were won since the last push.
+  least every second (the heartbeat), with a `celebrate` field when deals were won since the last push
+  and an `achievements` list when goals were reached or records broken (any worker's, SPEC §5b).
   A stream ends when the client goes away or the web server shuts down.
 
 With several workers, a worker owns the aggregates of some team/rep keys only; the board shows the
@@ -81,6 +82,7 @@ def install_wallboard(app: faust.App, worker: Worker) -> None:
         )
         await response.prepare(request)
         celebrations = Celebrations()
+        cursor, _ = worker.achievements.after(worker.achievements.sequence, team)  # from now on
         last_body, last_sent = b"", 0.0
         try:
             await response.write(b"retry: 1000\n\n")  # EventSource reconnects 1 s after a drop
@@ -91,8 +93,9 @@ def install_wallboard(app: faust.App, worker: Worker) -> None:
                 document, won = board.current(team, rank)
                 body = orjson.dumps(document)
                 celebrate = celebrations.update(won)
-                if celebrate or body != last_body or time.monotonic() - last_sent >= HEARTBEAT_S:
-                    message = stamped(document, celebrate=celebrate)
+                cursor, achieved = worker.achievements.after(cursor, team)
+                if celebrate or achieved or body != last_body or time.monotonic() - last_sent >= HEARTBEAT_S:
+                    message = stamped(document, celebrate=celebrate, achievements=achieved)
                     await response.write(b"data: " + orjson.dumps(message) + b"\n\n")
                     last_body, last_sent = body, time.monotonic()
                 try:
@@ -115,8 +118,11 @@ def _asset_handler(body: bytes, content_type: str) -> Any:
     return asset
 
 
-def stamped(document: dict[str, Any], celebrate: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The document with the server's timestamp (and a celebration), as sent to a client."""
+def stamped(
+    document: dict[str, Any], celebrate: dict[str, Any] | None = None, achievements: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """The document with the server's timestamp (and a deal-won celebration, and the achievements announced
+    since the last message, agents/achievements/feed.py), as sent to a client."""
     now = datetime.now(timezone.utc)
     out = {
         **document,
@@ -125,6 +131,8 @@ def stamped(document: dict[str, Any], celebrate: dict[str, Any] | None = None) -
     }
     if celebrate:
         out["celebrate"] = celebrate
+    if achievements:
+        out["achievements"] = achievements
     return out
 
 

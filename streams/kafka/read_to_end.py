@@ -3,13 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+import logging
+from collections.abc import AsyncIterator, Callable, Hashable, Mapping
+from typing import Any, TypeVar
 
+import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from streams.kafka.internals import refresh_metadata
+
+H = TypeVar("H", bound=Hashable)
 
 
 async def read_to_end(
@@ -53,3 +57,18 @@ async def read_to_end(
             remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
     finally:
         await consumer.stop()
+
+
+async def read_back(
+    consumer_kwargs: dict[str, Any], topic: str, identity: Callable[[Any], H], log: logging.Logger
+) -> set[H]:
+    """The identities of every JSON record of an output topic, up to its end now: what is there was
+    sent, whoever sent it (a foreign record is logged and skipped)."""
+    seen: set[H] = set()
+    async for _, records in read_to_end(consumer_kwargs, topic):
+        for record in records:
+            try:
+                seen.add(identity(orjson.loads(record.value or b"")))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+                log.warning("ignored a foreign record in %s at offset %d", topic, record.offset)
+    return seen

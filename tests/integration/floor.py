@@ -8,6 +8,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.structs import ConsumerRecord
 
 from streams.audit import reference
 from streams.errors import InvalidEvent
@@ -45,6 +47,24 @@ async def produce_values(values: list[bytes], bootstrap: str, prefix: str, keys:
     settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
     stats = await produce(values, settings=settings, keys=keys, progress=lambda s: None)
     assert stats.failed == 0 and stats.acked == len(values), f"{stats.summary()}: {stats.first_error}"
+
+
+async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic, up to its end now."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or range(4))]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        out = []
+        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                out.extend(records)
+        return out
+    finally:
+        await consumer.stop()
 
 
 def converge(

@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.integration.floor import produce_values
+from tests.integration.floor import produce_values, read_topic
 from tests.integration.workers import Worker, worker_env
 
 THRESHOLDS = (4, 8)
@@ -69,20 +68,7 @@ def disqualified(lead_id: str, at: datetime) -> bytes:
 
 async def read_alerts(bootstrap: str, topic: str) -> list[tuple[dict[str, Any], float]]:
     """Every alert with the time it reached the broker (log append time is the producer's create time)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(4)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        out = []
-        while any([await consumer.position(tp) < ends[tp] for tp in partitions]):
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                out.extend((orjson.loads(r.value), r.timestamp / 1000) for r in records)
-        return out
-    finally:
-        await consumer.stop()
+    return [(orjson.loads(r.value), r.timestamp / 1000) for r in await read_topic(bootstrap, topic)]
 
 
 def breach_counter(text: str, team: str, threshold: int) -> float:

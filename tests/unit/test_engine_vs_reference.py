@@ -19,6 +19,7 @@ from agents.entities.stage import EntityStage
 from agents.entities.state import ages_out, compact, routes
 from agents.kpis import kpis_for
 from agents.kpis.model import ALL
+from agents.kpis.series import Kpis
 from streams.audit import reference
 from streams.errors import InvalidEvent
 from streams.kafka.buffered import MemoryTable
@@ -34,8 +35,9 @@ def unexpected(partition: int, offset: int, value: dict[str, Any]) -> None:
     raise AssertionError(f"unexpected message at {partition}@{offset}: {value}")
 
 
-def run_engine(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 300.0) -> dict[Any, float]:
-    """Ingest's routing, the entity stage and the aggregate stage, with JSON between them as on Kafka."""
+def run_stages(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 300.0) -> tuple[Kpis, AggregateView]:
+    """Ingest's routing, the entity stage and the aggregate stage, with JSON between them as on Kafka;
+    returns the KPIs and the merged view."""
     kpis = kpis_for(ZoneInfo(tz), int(sla_s * 1_000_000))
     now_us = reference.to_us(now)
     retention_us = 40 * 86400 * 1_000_000
@@ -77,7 +79,13 @@ def run_engine(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 30
     for partition, items in routed.items():
         entities.apply(partition, offsets[partition], orjson.loads(orjson.dumps({"b": items})))
     ship()
+    return kpis, view
 
+
+def run_engine(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 300.0) -> dict[Any, float]:
+    """Every KPI series of the stages' view."""
+    kpis, view = run_stages(values, now=now, tz=tz, sla_s=sla_s)
+    now_us = reference.to_us(now)
     out: dict[Any, float] = {}
     for team, rep in set(view.buckets) | {(ALL, ALL)}:
         for name, labels, value in kpis.series_for(team, rep, view.buckets.get((team, rep), {}), now_us=now_us):
