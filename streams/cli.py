@@ -111,6 +111,10 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     from streams.app import create_app
     from streams.topics import ensure_topics
 
+    exposed = settings.exposure_error()
+    if exposed is not None:
+        print(f"salesfloor: error: {exposed}", file=sys.stderr)
+        return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     cause = _LastError()
     logging.getLogger("aiokafka").addHandler(cause)

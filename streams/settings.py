@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 import ssl
@@ -51,6 +52,9 @@ class Settings(BaseSettings):
     kafka_ca_file: Path | None = None
     alert_webhook_url: SecretStr = SecretStr("")  # a Slack webhook's path is its credential
     alert_routes_file: Path | None = None
+    web_token: SecretStr = SecretStr("")  # SPEC §8: every endpoint but /api/health needs it when set
+    web_token_file: Path | None = None
+    web_allow_anonymous: bool = False
 
     @field_validator("timezone")
     @classmethod
@@ -91,6 +95,20 @@ class Settings(BaseSettings):
     def _routes_file(cls, value: Path | None) -> Path | None:
         if value is not None:
             read_routes(value)
+        return value
+
+    @field_validator("web_token")
+    @classmethod
+    def _token(cls, value: SecretStr) -> SecretStr:
+        if value.get_secret_value():
+            check_token(value.get_secret_value())
+        return value
+
+    @field_validator("web_token_file")
+    @classmethod
+    def _token_file(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            read_token(value)
         return value
 
     @field_validator("kafka_bootstrap")
@@ -134,6 +152,22 @@ class Settings(BaseSettings):
             return read_routes(self.alert_routes_file)
         url = self.alert_webhook_url.get_secret_value()
         return {"*": url} if url else {}
+
+    def token(self) -> str | None:
+        """The web port's bearer token (the file's when one is configured), None when the port is open."""
+        if self.web_token_file is not None:
+            return read_token(self.web_token_file)
+        return self.web_token.get_secret_value() or None
+
+    def exposure_error(self) -> str | None:
+        """Why a worker must not start with this web port (SPEC §8), or None."""
+        if self.token() is not None or self.web_allow_anonymous or is_loopback(self.web_host):
+            return None
+        return (
+            f"invalid {ENV_PREFIX}WEB_HOST={self.web_host!r}: binding beyond loopback needs "
+            f"{ENV_PREFIX}WEB_TOKEN or {ENV_PREFIX}WEB_TOKEN_FILE (per-rep numbers are personal data), "
+            f"or {ENV_PREFIX}WEB_ALLOW_ANONYMOUS=1 to serve them to anyone on purpose"
+        )
 
     def password(self) -> str:
         """The Kafka password, from the file when one is configured; never logged."""
@@ -191,6 +225,39 @@ def parse_milestones(value: str) -> tuple[float, ...]:
     return milestones
 
 
+MIN_TOKEN_LENGTH = 16
+
+
+def check_token(token: str) -> None:
+    """At least 16 printable ASCII characters without spaces (it travels in a header and a URL); the
+    message never repeats it."""
+    if len(token) < MIN_TOKEN_LENGTH or not all(33 <= ord(c) < 127 for c in token):
+        raise ValueError(
+            f"expected at least {MIN_TOKEN_LENGTH} printable ASCII characters without spaces "
+            "(e.g. `openssl rand -hex 32`)"
+        )
+
+
+def read_token(path: Path) -> str:
+    """The token in a file (surrounding whitespace and a final newline stripped)."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"cannot read the token file: {getattr(exc, 'strerror', None) or exc}") from None
+    check_token(token)
+    return token
+
+
+def is_loopback(host: str) -> bool:
+    """`localhost`, 127.0.0.0/8 or ::1."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def check_webhook_url(url: str) -> None:
     """An absolute http(s) URL with a host; the message never repeats the URL (its path may be a secret)."""
     parts = urlsplit(url)
@@ -226,7 +293,7 @@ def read_routes(path: Path) -> dict[str, str]:
     return routes
 
 
-SECRET_FIELDS = frozenset({"kafka_password", "alert_webhook_url"})
+SECRET_FIELDS = frozenset({"kafka_password", "alert_webhook_url", "web_token"})
 
 
 def load_settings(**overrides: Any) -> Settings:

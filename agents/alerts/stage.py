@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 READ_BACK_TIMEOUT_S = 60
 NEVER_US = 1 << 62
+SEND_BATCH = 500  # alerts in flight at once
 
 
 class AlertStage:
@@ -82,13 +83,10 @@ class AlertStage:
         for partition, deadlines in list(self.deadlines.items()):
             if partition not in assigned:
                 continue
-            due = deadlines.pop_due(now)
-            for n, (threshold, table_key) in enumerate(due):
-                if self.alerted is not alerted:
-                    return  # a rebalance rebuilt the deadlines and reads the sent alerts back
+            ready: list[tuple[tuple[int, str], dict[str, Any]]] = []  # (due item, alert)
+            for threshold, table_key in deadlines.pop_due(now):
                 lead_key = table_key.partition(SEP)[2]
-                lead_id = lead_key[1:]
-                if (lead_id, threshold) in alerted:
+                if (lead_key[1:], threshold) in alerted:
                     continue
                 stored = self.entities.data.get(table_key)
                 state: EntityState | None = None if stored is None else orjson.loads(stored)
@@ -104,16 +102,41 @@ class AlertStage:
                     if at > now:
                         deadlines.put_off(at, threshold, created, table_key)
                         continue
-                alert = alert_for(lead_key, state["e"], threshold, now_us(), clock)
-                try:
-                    await self.send(lead_id.encode(), alert)
-                except Exception:  # the broker is away: try these again next round
-                    log.exception("could not send alerts; retrying")
-                    deadlines.retry(due[n:], now)
-                    return
-                alerted.add((lead_id, threshold))
+                ready.append(((threshold, table_key), alert_for(lead_key, state["e"], threshold, now_us(), clock)))
+            if not await self._send_all(ready, deadlines, alerted, now):
+                return
+
+    async def _send_all(
+        self,
+        ready: list[tuple[tuple[int, str], dict[str, Any]]],
+        deadlines: Deadlines,
+        alerted: set[tuple[str, int]],
+        now: int,
+    ) -> bool:
+        """Send a partition's due alerts together, `SEND_BATCH` at a time (one round trip each, not one per
+        alert); what failed is due again. False when the round should stop: the broker is away, or a
+        rebalance rebuilt the deadlines and reads the sent alerts back."""
+        for start in range(0, len(ready), SEND_BATCH):
+            batch = ready[start : start + SEND_BATCH]
+            results = await asyncio.gather(
+                *(self.send(str(alert["lead_id"]).encode(), alert) for _, alert in batch), return_exceptions=True
+            )
+            if self.alerted is not alerted:
+                return False
+            failed, errors = [], []
+            for (item, alert), result in zip(batch, results, strict=True):
+                if isinstance(result, BaseException):
+                    failed.append(item)
+                    errors.append(result)
+                    continue
+                alerted.add((str(alert["lead_id"]), int(alert["threshold_s"])))
                 for team in (alert["team_id"], ALL):
-                    self.on_breach(team, threshold)
+                    self.on_breach(team, int(alert["threshold_s"]))
+            if failed:  # the broker is away: try these again next round
+                log.warning("could not send %d alerts (%r); retrying", len(failed), errors[0])
+                deadlines.retry(failed + [item for item, _ in ready[start + SEND_BATCH :]], now)
+                return False
+        return True
 
     async def _load_alerted(self) -> None:
         try:

@@ -16,6 +16,7 @@ from agents.export.source import Worker
 from agents.kpis.model import ALL
 from agents.kpis.windows import WINDOWS
 from agents.routing import aggregate_partition
+from agents.web.auth import install_auth, token_headers
 from agents.web.documents import MAX_POINTS, Kept, history_document, kpi_document, periods
 from agents.web.wallboard import install_wallboard
 
@@ -23,6 +24,8 @@ ROUTED = "X-Salesfloor-Routed"
 
 
 def install_web(app: faust.App, worker: Worker, registry: CollectorRegistry) -> None:
+    token = worker.settings.token()
+    install_auth(app, token)
     kpi_text = KpiExposition(worker)
     others = RegistryWithoutKpis(registry)
     health = Health(worker)
@@ -59,7 +62,7 @@ def install_web(app: faust.App, worker: Worker, registry: CollectorRegistry) -> 
                 return web.json({"error": error}, status=404)
         owner = worker.owner_url(aggregate_partition(team, rep, worker.settings.partitions))
         if owner is not None and ROUTED not in request.headers:
-            return await forward(web, owner, request)
+            return await forward(web, owner, request, token)
         return web.json(kpi_document(worker, team, rep, window, day, month or None))
 
     @app.page("/api/history")
@@ -83,7 +86,7 @@ def install_web(app: faust.App, worker: Worker, registry: CollectorRegistry) -> 
             return web.json({"error": f"at most {MAX_POINTS} points per request"}, status=400)
         owner = worker.owner_url(aggregate_partition(team, rep, worker.settings.partitions))
         if owner is not None and ROUTED not in request.headers:
-            return await forward(web, owner, request)
+            return await forward(web, owner, request, token)
         return web.json(history_document(worker, team, rep, kpi, first, last))
 
     @app.page("/api/health")
@@ -94,10 +97,11 @@ def install_web(app: faust.App, worker: Worker, registry: CollectorRegistry) -> 
     install_wallboard(app, worker)
 
 
-async def forward(web: Any, owner: str, request: Any) -> Any:
+async def forward(web: Any, owner: str, request: Any, token: str | None) -> Any:
     """Answer from the owning worker, as Faust's table routing does, but for our own key partitioning."""
+    headers = {ROUTED: "1", **token_headers(token)}
     async with ClientSession(timeout=ClientTimeout(total=10)) as session:
-        async with session.get(f"{owner.rstrip('/')}{request.path_qs}", headers={ROUTED: "1"}) as reply:
+        async with session.get(f"{owner.rstrip('/')}{request.path_qs}", headers=headers) as reply:
             return web.json(await reply.json(), status=reply.status)
 
 

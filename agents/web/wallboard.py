@@ -16,6 +16,7 @@ their owner. `owned` in the document says whether the team's own key is on this 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -32,6 +33,7 @@ from agents.kpis.model import ALL, MICRO
 from agents.kpis.targets import TARGET, period_bucket
 from agents.kpis.windows import now_us, sum_fields, window_buckets
 from agents.routing import aggregate_partition
+from agents.web.auth import passes_token
 from agents.web.documents import api_shape
 from streams.kafka.internals import aiohttp_app
 
@@ -113,9 +115,18 @@ def install_wallboard(app: faust.App, worker: Worker) -> None:
 
 def _asset_handler(body: bytes, content_type: str) -> Any:
     async def asset(web: Any, request: Any) -> Any:
-        return Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
+        query = passes_token(request)
+        served = (
+            ASSET_LINK.sub(rb"\1\2" + query.encode() + rb"\1", body)
+            if query and content_type.startswith("text/html")
+            else body
+        )
+        return Response(body=served, headers={"Content-Type": content_type, "Cache-Control": "no-cache"})
 
     return asset
+
+
+ASSET_LINK = re.compile(rb'(["\'])(/wallboard[\w.-]*\.(?:js|css))\1')  # the page's links to its own files
 
 
 def stamped(

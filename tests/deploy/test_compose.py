@@ -39,7 +39,7 @@ def test_docker_compose_config() -> None:
 
 
 def test_the_stack() -> None:
-    assert set(SERVICES) == {"kafka", "worker", "simulator", "prometheus", "alertmanager", "grafana"}
+    assert set(SERVICES) == {"kafka", "web-token", "worker", "simulator", "prometheus", "alertmanager", "grafana"}
     for name, service in SERVICES.items():
         image = service["image"]
         assert ":" in image and not image.endswith(":latest"), f"{name}: pin the image tag, got {image}"
@@ -85,7 +85,26 @@ def test_bind_mounts_exist() -> None:
     for name, service in SERVICES.items():
         for volume in service.get("volumes", []):
             source = DEFAULTED.sub(r"\1", volume).split(":")[0]
+            if source in COMPOSE.get("volumes", {}):
+                continue  # a named volume
             assert (REPO / source).exists(), f"{name} mounts missing {source}"
+
+
+def test_the_web_port_is_locked_with_one_token_for_the_worker_and_prometheus() -> None:
+    """SPEC §8: the container binds 0.0.0.0, so it needs a token; the stack makes one and shares it."""
+    assert "web-token" in COMPOSE["volumes"]
+    maker = SERVICES["web-token"]
+    assert "/dev/urandom" in maker["command"][-1] and "web-token:/run/salesfloor" in maker["volumes"]
+    worker = SERVICES["worker"]
+    assert worker["environment"]["SALESFLOOR_WEB_TOKEN_FILE"] == "/run/salesfloor/web-token"  # noqa: S105 - a path
+    assert worker["depends_on"]["web-token"]["condition"] == "service_completed_successfully"
+    assert "web-token:/run/salesfloor:ro" in worker["volumes"]
+    assert "web-token:/run/salesfloor:ro" in SERVICES["prometheus"]["volumes"]
+    for config in ("prometheus.compose.yml", "prometheus.yml"):
+        (job,) = load_yaml(f"deploy/prometheus/{config}")["scrape_configs"]
+        assert job["authorization"]["type"] == "Bearer", config
+    (job,) = load_yaml("deploy/prometheus/prometheus.compose.yml")["scrape_configs"]
+    assert job["authorization"]["credentials_file"] == "/run/salesfloor/web-token"
 
 
 def test_prometheus_scrapes_every_worker_replica() -> None:

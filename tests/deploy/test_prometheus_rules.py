@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 
-from tests.deploy.conftest import load_yaml, run_tool
+from tests.deploy.conftest import REPO, load_yaml, run_tool
 
 RULES = "deploy/prometheus/rules/salesfloor.rules.yml"
 RULE_TESTS = "deploy/prometheus/tests/salesfloor.rules.test.yml"
@@ -19,8 +22,18 @@ def test_rules_are_valid(promtool: str) -> None:
 
 
 @pytest.mark.parametrize("config", ["prometheus.yml", "prometheus.compose.yml"])
-def test_config_is_valid(promtool: str, config: str) -> None:
-    output = run_tool(promtool, "check", "config", f"deploy/prometheus/{config}")
+def test_config_is_valid(promtool: str, config: str, tmp_path: Path) -> None:
+    """promtool wants the scrape token's file to exist: a copy of the directory with one (SPEC §8)."""
+    copy = tmp_path / "prometheus"
+    shutil.copytree(REPO / "deploy" / "prometheus", copy)
+    text = (copy / config).read_text(encoding="utf-8")
+    token_file = load_yaml(f"deploy/prometheus/{config}")["scrape_configs"][0]["authorization"]["credentials_file"]
+    if token_file.startswith("/"):  # the compose volume's path
+        text = text.replace(token_file, str(tmp_path / "web-token"))
+        token_file = str(tmp_path / "web-token")
+    (copy / token_file).write_text("a" * 32)
+    (copy / config).write_text(text, encoding="utf-8")
+    output = run_tool(promtool, "check", "config", str(copy / config))
     assert "rules/salesfloor.rules.yml" in output, f"{config} does not load the salesfloor rules:\n{output}"
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from streams.cli import main
 from streams.errors import ConfigError
-from streams.settings import load_settings
+from streams.settings import is_loopback, load_settings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -69,3 +69,31 @@ def test_password_comes_from_a_file_and_is_not_in_the_repr(tmp_path: Path, monke
     s = load_settings()
     assert s.aiokafka_kwargs()["sasl_plain_password"] == "s3cret"  # noqa: S105 - the test's own secret
     assert "s3cret" not in repr(s) and "s3cret" not in str(s.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.8.9.10", True), ("localhost", True), ("::1", True), ("[::1]", True),
+     ("0.0.0.0", False), ("::", False), ("10.0.0.5", False), ("board.example.com", False)],  # noqa: S104
+)  # fmt: skip
+def test_only_loopback_may_serve_without_a_token(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+    error = load_settings(web_host=host).exposure_error()
+    assert (error is None) is loopback
+    if error:
+        assert "SALESFLOOR_WEB_HOST" in error and "SALESFLOOR_WEB_ALLOW_ANONYMOUS=1" in error
+    assert load_settings(web_host=host, web_allow_anonymous=True).exposure_error() is None
+    assert load_settings(web_host=host, web_token="t" * 16).exposure_error() is None
+
+
+def test_the_web_token_comes_from_a_file_and_is_never_shown(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("  " + "a1" * 16 + "\n")
+    s = load_settings(web_token_file=token_file)
+    assert s.token() == "a1" * 16 and load_settings().token() is None
+    with pytest.raises(ConfigError, match="SALESFLOOR_WEB_TOKEN=") as refused:
+        load_settings(web_token="too-short")  # noqa: S106 - a refused one
+    assert "too-short" not in str(refused.value)
+    token_file.write_text("short\n")
+    with pytest.raises(ConfigError, match="SALESFLOOR_WEB_TOKEN_FILE="):
+        load_settings(web_token_file=token_file)
