@@ -29,6 +29,7 @@ lint: setup
 test: setup
 	$(MAKE) lint
 	bash deploy/setup-system.sh
+	bash deploy/helm/install-helm.sh
 	bash deploy/kafka/kafka.sh fetch
 	$(BIN)/pytest
 

@@ -36,6 +36,10 @@ from streams.topics import INPUT_TOPICS, topic_name
 log = logging.getLogger(__name__)
 
 MAX_RECORDS = 2000  # per batch: ~50 ms of work, so a rebalance or shutdown waits at most that
+# aiokafka 0.14 does not refresh metadata when resetting a position hits NotLeaderForPartition: it retries
+# the old leader every 100 ms until the next periodic refresh (5 min by default), so an input partition
+# whose leader moved (a broker killed or paused) stalls that long. Refresh often enough to bound it.
+METADATA_MAX_AGE_MS = 10_000
 ROUTE_CHUNK = 500  # events per entity-topic message: well under Kafka's 1 MB, and a small Faust buffer
 POLL_MS = 200
 COMMIT_EVERY_S = 0.5  # commit at most this often (and always before partitions are revoked)
@@ -77,6 +81,7 @@ class Ingest:
             session_timeout_ms=int(s.session_timeout_seconds * 1000),
             heartbeat_interval_ms=1000,  # a joining worker gets its share within about a second
             client_id=f"{s.faust_id}-ingest",
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         await consumer.start()
         consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))

@@ -45,8 +45,10 @@ def create_app(settings: Settings) -> faust.App:
         # plenty (Faust's default of 4,096 messages let a backlog fill gigabytes of memory).
         stream_buffer_maxsize=16,
         producer_acks=-1,
+        consumer_metadata_max_age_ms=10_000,  # see agents/ingest.py: METADATA_MAX_AGE_MS
+        topic_replication_factor=settings.replication_factor,  # the topics Faust creates itself
         web_bind=settings.web_host,
         web_port=settings.web_port,
-        web_host=settings.web_host,
+        web_host=settings.advertised_host,  # the URL other workers forward API calls to
         web_enabled=True,
     )

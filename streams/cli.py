@@ -10,7 +10,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from streams.errors import ConfigError, InvalidEvent
+from streams.errors import ConfigError, InvalidEvent, SalesfloorError
 from streams.settings import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -135,7 +135,14 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
         logging.getLogger("salesfloor").warning("created topics %s", ", ".join(created))
     pipeline = Pipeline(settings, create_app(settings))
     worker = faust.Worker(pipeline.app, loglevel=args.loglevel.upper(), quiet=True)
-    worker.execute_from_commandline()
+    try:
+        worker.execute_from_commandline()
+    except SystemExit:  # mode turns a crash into an exit; one on purpose (a truncated changelog) says why, last
+        reason = worker.crash_reason
+        if isinstance(reason, SalesfloorError):
+            print(f"salesfloor: error: {reason}", file=sys.stderr)
+            return 3
+        raise
     return 0
 
 

@@ -25,3 +25,8 @@ class InvalidEvent(SalesfloorError):
 
 class NotFlushed(SalesfloorError):
     """The worker is stopping and the broker does not take the state: the offset commit must not happen."""
+
+
+class ChangelogTruncated(SalesfloorError):
+    """A table's changelog lost records (its log start offset is past 0): the state it holds cannot be
+    rebuilt exactly, so the worker refuses to start rather than serve wrong KPIs."""

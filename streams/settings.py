@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
 import ssl
 from pathlib import Path
 from typing import Any, Literal
@@ -35,8 +36,10 @@ class Settings(BaseSettings):
     deal_stages: str = "qualification,proposal,negotiation"
     web_host: str = "127.0.0.1"
     web_port: int = Field(default=6066, ge=0, le=65535)
+    web_advertised_host: str = Field(default="", pattern=r"^[A-Za-z0-9.:\[\]-]{0,253}$")
     max_reps: int = Field(default=1000, ge=1)
     partitions: int = Field(default=4, ge=1, le=1024)
+    replication_factor: int = Field(default=1, ge=1, le=16)
     retention_days: float = Field(default=40.0, gt=0)
     history_days: float = Field(default=62.0, gt=0, le=3660)
     flush_interval_seconds: float = Field(default=0.05, gt=0, le=60)
@@ -142,6 +145,12 @@ class Settings(BaseSettings):
         return parse_stages(self.deal_stages)
 
     @property
+    def min_insync_replicas(self) -> int:
+        """For the topics the worker creates: 2 of 3 (or more) replicas must have a write; 1 below that, so
+        that one broker of two may fail."""
+        return 2 if self.replication_factor >= 3 else 1
+
+    @property
     def retention_us(self) -> int:
         return int(self.retention_days * 86400 * 1_000_000)
 
@@ -158,6 +167,17 @@ class Settings(BaseSettings):
         if self.web_token_file is not None:
             return read_token(self.web_token_file)
         return self.web_token.get_secret_value() or None
+
+    @property
+    def advertised_host(self) -> str:
+        """The host other workers reach this one at (API calls for keys it owns are forwarded to it):
+        `SALESFLOOR_WEB_ADVERTISED_HOST`, else the bound host, else, for a wildcard bind (0.0.0.0 in a
+        container), this machine's host name."""
+        if self.web_advertised_host:
+            return self.web_advertised_host
+        if self.web_host in ("0.0.0.0", "::", ""):  # noqa: S104 - compared, not bound
+            return socket.gethostname()
+        return self.web_host
 
     def exposure_error(self) -> str | None:
         """Why a worker must not start with this web port (SPEC §8), or None."""

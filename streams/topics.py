@@ -109,7 +109,8 @@ def _topic_config(short: str, settings: Settings) -> dict[str, str]:
 
 
 async def ensure_topics(settings: Settings) -> list[str]:
-    """Create the topics of SPEC §1 that do not exist yet (targets compacted); returns those created."""
+    """Create the topics of SPEC §1 that do not exist yet (targets compacted), each with
+    `SALESFLOOR_REPLICATION_FACTOR` replicas and its `min.insync.replicas`; returns those created."""
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
     from aiokafka.errors import TopicAlreadyExistsError
 
@@ -117,12 +118,13 @@ async def ensure_topics(settings: Settings) -> list[str]:
     await admin.start()
     try:
         existing = set(await admin.list_topics())
+        replicated = {"min.insync.replicas": str(settings.min_insync_replicas)}
         wanted = [
             NewTopic(
                 topic_name(settings.topic_prefix, short),
                 num_partitions=settings.partitions,
-                replication_factor=1,
-                topic_configs=_topic_config(short, settings),
+                replication_factor=settings.replication_factor,
+                topic_configs={**_topic_config(short, settings), **replicated},
             )
             for short in (*INPUT_TOPICS, *OUTPUT_TOPICS)
             if topic_name(settings.topic_prefix, short) not in existing
@@ -132,7 +134,12 @@ async def ensure_topics(settings: Settings) -> list[str]:
         for name, config in internal_topics(settings).items():
             if name not in existing:
                 wanted.append(
-                    NewTopic(name, num_partitions=settings.partitions, replication_factor=1, topic_configs=config)
+                    NewTopic(
+                        name,
+                        num_partitions=settings.partitions,
+                        replication_factor=settings.replication_factor,
+                        topic_configs={**config, **replicated},
+                    )
                 )
         if wanted:
             try:

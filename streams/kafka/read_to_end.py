@@ -24,10 +24,14 @@ async def read_to_end(
     start: Mapping[int, int] | None = None,
     end: Mapping[int, int] | None = None,
     max_records: int = 10_000,
+    check_start: Callable[[int, int], None] | None = None,
     **options: Any,
 ) -> AsyncIterator[tuple[int, list[ConsumerRecord[bytes, bytes]]]]:
     """Yield `(partition, records)` batches of `partitions` (default: all of the topic's) from `start`
-    (default: the beginning) up to `end` (default: the end offsets when the read starts)."""
+    (default: the beginning) up to `end` (default: the end offsets when the read starts).
+
+    `check_start(partition, log start offset)` is called before the read and again after it (it may raise):
+    a log start that moved means records were deleted under the reader."""
     consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False, auto_offset_reset="earliest", **options)
     await consumer.start()
     try:
@@ -46,6 +50,9 @@ async def read_to_end(
         else:
             for tp in tps:
                 consumer.seek(tp, start[tp.partition])
+        if check_start is not None:
+            for tp, first in (await consumer.beginning_offsets(tps)).items():
+                check_start(tp.partition, first)
         ends = {tp: end[tp.partition] for tp in tps} if end is not None else await consumer.end_offsets(tps)
         remaining = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
         while remaining:
@@ -55,6 +62,9 @@ async def read_to_end(
                 if kept:
                     yield tp.partition, kept
             remaining = {tp for tp in remaining if await consumer.position(tp) < ends[tp]}
+        if check_start is not None:
+            for tp, first in (await consumer.beginning_offsets(tps)).items():
+                check_start(tp.partition, first)
     finally:
         await consumer.stop()
 

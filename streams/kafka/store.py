@@ -24,6 +24,7 @@ import orjson
 from faust.stores.memory import Store
 from faust.types import TP, EventT
 
+from streams.errors import ChangelogTruncated
 from streams.kafka.internals import install_store
 from streams.kafka.read_to_end import read_to_end
 
@@ -95,6 +96,7 @@ class BulkRestoredStore(Store[Any, Any]):
             self.consumer_kwargs,
             topic,
             partitions,
+            check_start=lambda partition, first: refuse_truncated(topic, partition, first),
             max_records=100_000,
             fetch_max_bytes=FETCH_BYTES,
             max_partition_fetch_bytes=FETCH_BYTES,
@@ -136,3 +138,17 @@ class BulkRestoredStore(Store[Any, Any]):
 
     async def on_recovery_completed(self, active_tps: set[TP], standby_tps: set[TP]) -> None:
         return None  # revoked partitions' keys are dropped in on_rebalance
+
+
+def refuse_truncated(topic: str, partition: int, first_offset: int) -> None:
+    """A compacted changelog keeps its log start at 0 (the cleaner never moves it): one past 0 lost records
+    to time or size retention or to DeleteRecords (faust-streaming #597, #651), before or during the read."""
+    if first_offset > 0:
+        raise ChangelogTruncated(
+            f"changelog {topic} partition {partition} starts at offset {first_offset}, not 0: records were "
+            "deleted (retention.ms/retention.bytes on a changelog, or DeleteRecords), so this partition's "
+            "state cannot be rebuilt exactly. Set the topic back to cleanup.policy=compact with no retention, "
+            "then rebuild the state: stop every worker, delete the worker's internal topics "
+            "(<prefix>salesfloor-*) and its consumer groups, and start again (the input topics are read from "
+            "the start)"
+        )

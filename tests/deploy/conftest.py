@@ -46,3 +46,15 @@ def promtool() -> str:
 @pytest.fixture(scope="session")
 def amtool() -> str:
     return require_tool("amtool")
+
+
+@pytest.fixture(scope="session")
+def helm() -> str:
+    """helm as `bash deploy/helm/install-helm.sh` installs it (var/tools/bin), else from PATH."""
+    local = REPO / "var" / "tools" / "bin" / "helm"
+    if local.is_file():
+        return str(local)
+    path = shutil.which("helm")
+    if path is None:
+        pytest.fail("helm not found: run `bash deploy/helm/install-helm.sh` first", pytrace=False)
+    return path
