@@ -312,11 +312,25 @@ class Expected:
     counts: dict[str, dict[str, int]] = field(default_factory=dict)  # YYYY-MM -> KPI -> count
     first_day: dict[str, str] = field(default_factory=dict)  # YYYY-MM -> earliest day with events
     waiting: int | None = None  # leads awaiting response (live), when known
+    # "team/rep|YYYY-MM-DD" (UTC day) -> [events, sum of `amount` in cents]: the peers' day windows
+    days: dict[str, list[int]] = field(default_factory=dict)
+    earliest: str = ""  # the smallest and largest `occurred_at` loaded
+    latest: str = ""
 
     def add(self, event: dict[str, Any]) -> None:
         kind = event["type"]
-        day = event["occurred_at"][:10]
+        at = event["occurred_at"]
+        day = at[:10]
         month = day[:7]
+        window = self.days.setdefault(f"{event.get('team_id')}/{event.get('rep_id') or ''}|{day}", [0, 0])
+        window[0] += 1
+        amount = event.get("amount")
+        if amount is not None:
+            window[1] += round(amount * 100)
+        if not self.earliest or at < self.earliest:
+            self.earliest = at
+        if at > self.latest:
+            self.latest = at
         counts = self.counts.get(month)
         if counts is None:
             counts = self.counts[month] = {"leads_created": 0, "calls_outbound": 0, "emails_sent": 0}

@@ -22,7 +22,7 @@ from benchmarks.common import RESULTS, Broker, code_version, machine, say
 from benchmarks.load import CREATED_PREFIXES, delete_topics
 from benchmarks.suite import BENCHMARKS, Context
 
-ORDER = ("ceilings", "throughput", "throughput2", "recovery", "profile", "latency", "memory", "scrape")
+ORDER = ("ceilings", "peers", "throughput", "throughput2", "recovery", "profile", "latency", "memory", "scrape")
 
 
 def main() -> int:
@@ -32,7 +32,7 @@ def main() -> int:
         "--events",
         type=int,
         default=1_000_000,
-        help="events pre-loaded for ceilings/throughput/throughput2/profile (default 1,000,000)",
+        help="events pre-loaded for ceilings/peers/throughput/throughput2/profile (default 1,000,000)",
     )
     parser.add_argument("--leads", type=int, default=200_000, help="waiting leads for memory (default 200,000)")
     parser.add_argument(

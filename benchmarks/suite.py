@@ -45,6 +45,7 @@ from benchmarks.common import (
     write_result,
 )
 from benchmarks.load import (
+    CREATED_PREFIXES,
     Dataset,
     input_offsets,
     load_floor,
@@ -81,6 +82,7 @@ class Context:
     scrape_hours: float = 8.0
     datasets: dict[str, Dataset] = field(default_factory=dict)
     ceilings: dict[str, Any] | None = None
+    peers: dict[str, Any] | None = None  # the Quix Streams peers of this run, for throughput's ratios
     single: dict[str, Any] | None = None  # the one-worker throughput run, for throughput2 and recovery
 
     @property
@@ -181,12 +183,14 @@ def ceilings(ctx: Context) -> str:
             "records": bare["records"],
             "decoded_objects": bare["decoded"],
             "cpu_s": round(bare["cpu_s"], 1),
+            "cpu_us_per_event": round(bare["cpu_s"] / n * 1e6, 2),
         },
         "count_only_faust": {
             "events_per_s": round(faust_cold),
             "events_per_s_after_first_event": round(faust_loop),
             "seconds": round(state["last"] - started, 2),
             "cpu_s": round(count_cpu, 1),
+            "cpu_us_per_event": round(count_cpu / n * 1e6, 2),
         },
     }
     ctx.ceilings = results
@@ -206,6 +210,207 @@ def _ceilings_for(ctx: Context, n: int) -> dict[str, Any] | None:
     if stored and stored["results"]["dataset"]["events"] == n:
         return dict(stored["results"])
     return None
+
+
+# --- peers: Quix Streams on the same events -------------------------------------------------------------
+
+PEERS = ROOT / "benchmarks" / "peers"
+
+
+def peer_python() -> str:
+    """The peers' own venv (benchmarks/peers/setup.sh → var/peers-venv), made on first use."""
+    say("peers: making sure var/peers-venv has the pinned Quix Streams (benchmarks/peers/setup.sh)")
+    done = subprocess.run(
+        ["bash", str(PEERS / "setup.sh")], capture_output=True, text=True, timeout=900, cwd=ROOT, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmarks/peers/setup.sh failed: {done.stderr[-2000:]}")
+    return done.stdout.strip().splitlines()[-1]
+
+
+def _quix_job(python: str, ctx: Context, ds: Dataset, job: str, *extra: str) -> dict[str, Any]:
+    """Run benchmarks/peers/quix_job.py JOB over the pre-loaded events; its result plus the wall times."""
+    LOGS.mkdir(parents=True, exist_ok=True)
+    tag = f"quix-{job}-{uuid.uuid4().hex[:6]}"
+    result_path, log_path = LOGS / f"{tag}.json", LOGS / f"{tag}.log"
+    n = ds.events
+    timeout = (120 + n / 500) if job == "count" else (300 + n / 100)
+    with log_path.open("ab") as log:
+        started = time.monotonic()
+        proc = subprocess.Popen(
+            [python, str(PEERS / "quix_job.py"), job, ctx.bootstrap, ds.prefix, str(n), str(result_path), *extra],
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        next_report = started + 10
+        try:
+            while proc.poll() is None:
+                if time.monotonic() > started + timeout:
+                    raise RuntimeError(f"Quix {job} job not done after {timeout:.0f}s; see {log_path}")
+                if time.monotonic() >= next_report:
+                    lines = log_path.read_text(errors="replace").strip().splitlines()
+                    say(f"  Quix {job}: {time.monotonic() - started:4.0f}s  {lines[-1] if lines else ''}")
+                    next_report = time.monotonic() + 10
+                time.sleep(0.2)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    if proc.returncode != 0 or not result_path.exists():
+        tail = log_path.read_text(errors="replace")[-3000:]
+        raise RuntimeError(f"Quix {job} job exited {proc.returncode}; see {log_path}\n{tail}")
+    result = dict(json.loads(result_path.read_text()))
+    result_path.unlink()
+    result["seconds"] = result["done_s"] - started
+    result["exit_seconds"] = result["exit_s"] - started
+    return result
+
+
+def _peer_numbers(result: dict[str, Any], n: int) -> dict[str, Any]:
+    return {
+        "events_per_s": round(rate(n, result["seconds"])),
+        "events_per_s_after_first_record": round(rate(n, result["done_s"] - result["first_s"])),
+        "seconds": round(result["seconds"], 2),
+        "seconds_to_exit": round(result["exit_seconds"], 2),
+        "records": result["records"],
+        "reached_count": result["reached_count"],
+        "cpu_s": round(result["cpu_s"], 2),
+        "cpu_us_per_event": round(result["cpu_s"] / n * 1e6, 2),
+        "cpu_s_at_exit": round(result["cpu_s_at_exit"], 2),
+        "peak_rss_mib": round(result.get("vm_hwm_kib", 0) / 1024),
+        "consumer_group": result["consumer_group"],
+    }
+
+
+def _compare_windows(have: dict[str, list[Any]], want: dict[str, list[int]]) -> dict[str, Any]:
+    """The windowed peer's last value of every (team/rep, day) window vs the loaded events' counts and
+    sums of `amount` (cents)."""
+    differ = []
+    for key in sorted(set(have) | set(want)):
+        events, amount = have.get(key, (0, 0.0))
+        want_events, want_cents = want.get(key, (0, 0))
+        if events != want_events or abs(amount * 100 - want_cents) >= 0.5:
+            differ.append({"window": key, "quix": [events, amount], "loaded": [want_events, want_cents / 100]})
+    return {
+        "windows_loaded": len(want),
+        "windows_quix": len(have),
+        "windows_differ": len(differ),
+        "examples": differ[:5],
+        "events_in_windows": sum(v[0] for v in have.values()),
+        "events_loaded": sum(v[0] for v in want.values()),
+        "amount_in_windows": round(sum(v[1] for v in have.values()), 2),
+        "amount_loaded": sum(v[1] for v in want.values()) / 100,
+    }
+
+
+def peers(ctx: Context) -> str:
+    """Quix Streams on the same pre-loaded events as ceilings/throughput: (a) stateless decode-and-count,
+    (b) group_by team/rep + 1-day tumbling window (Count + Sum of amount, RocksDB + changelog)."""
+    ds = ctx.floor()
+    n = ds.events
+    python = peer_python()
+    # Quix's own topics (repartition__<group>..., changelog__<group>...) do not start with the prefix
+    CREATED_PREFIXES.extend([f"repartition__{ds.prefix}", f"changelog__{ds.prefix}"])
+
+    say(f"peers: Quix Streams stateless decode-and-count over {n:,} events")
+    counted = _quix_job(python, ctx, ds, "count")
+    if not counted["reached_count"]:
+        raise RuntimeError(f"Quix count job stopped idle after {counted['records']:,} of {n:,} events")
+    count = _peer_numbers(counted, n)
+    count["decoded_objects"] = counted["decoded"]
+
+    # The floor spans days and Quix closes a key's window once that key's newest event is past the
+    # window's end + grace: a grace of the whole span plus one window keeps every event of the run.
+    first = datetime.fromisoformat(ds.expected.earliest)
+    last = datetime.fromisoformat(ds.expected.latest)
+    grace_ms = int((last - first).total_seconds() * 1000) + 86_400_000
+    say(
+        f"peers: Quix Streams group_by team/rep + 1-day tumbling window (Count + Sum, RocksDB + changelog) "
+        f"over {n:,} events, grace {grace_ms / 3_600_000:.1f} h (events {ds.expected.earliest} .. "
+        f"{ds.expected.latest})"
+    )
+    state_dir = LOGS / f"quix-state-{uuid.uuid4().hex[:6]}"
+    try:
+        windowed = _quix_job(python, ctx, ds, "window", "--grace-ms", str(grace_ms), "--state-dir", str(state_dir))
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    window = _peer_numbers(windowed, n)
+    check = _compare_windows(windowed["windows"], ds.expected.days)
+    correct = windowed["reached_count"] and windowed["late"] == 0 and check["windows_differ"] == 0
+    window.update(
+        {
+            "grace_ms": grace_ms,
+            "late_events": windowed["late"],
+            "late_examples": windowed["late_examples"],
+            "state_dir_mib": round(windowed["state_dir_bytes"] / 2**20, 1),
+            "check": check,
+            "correct": correct,
+        }
+    )
+    results = {
+        "dataset": ds.describe(),
+        "quixstreams": counted["quixstreams"],
+        "quix_count": count,
+        "quix_window": window,
+    }
+    ceil = _ceilings_for(ctx, n)
+    bare_text = ""
+    if ceil is not None:
+        bare = ceil["bare_aiokafka"]
+        results["bare_aiokafka"] = {k: bare.get(k) for k in ("events_per_s", "cpu_s", "cpu_us_per_event")}
+        bare_us = bare.get("cpu_us_per_event") or bare["cpu_s"] / n * 1e6
+        bare_text = f"; bare aiokafka+orjson {bare['events_per_s']:,} ev/s ({bare_us:.1f} us/event)"
+    ctx.peers = results
+    verdict = (
+        f"every event in its window ({check['windows_loaded']:,} windows equal the loaded events)"
+        if correct
+        else f"WRONG: {windowed['late']:,} late events dropped, {check['windows_differ']:,} of "
+        f"{check['windows_loaded']:,} windows differ from the loaded events, "
+        f"{check['events_in_windows']:,}/{n:,} events in windows"
+    )
+    summary = (
+        f"peers: {n:,} events, Quix Streams {counted['quixstreams']}: stateless decode-and-count "
+        f"{count['events_per_s']:,} ev/s ({count['cpu_us_per_event']:.1f} us/event); group_by team/rep + "
+        f"1-day tumbling window, Count + Sum, RocksDB + changelog {window['events_per_s']:,} ev/s "
+        f"({window['cpu_us_per_event']:.1f} us/event, grace {grace_ms / 3_600_000:.0f} h: {verdict})"
+        f"{bare_text} (from process start)"
+    )
+    write_result("peers", summary, {"events": n, "quixstreams": counted["quixstreams"], "grace_ms": grace_ms}, results)
+    if not correct:
+        raise RuntimeError(summary)
+    return summary
+
+
+def _peer_ratios(ctx: Context, n: int, events_per_s: float, cpu_us: float) -> tuple[dict[str, Any], str]:
+    """Our events/s and CPU per event against the Quix peers (same run only) and the bare ceiling:
+    {"quix_count"|"quix_window"|"bare_aiokafka": {"events_per_s": ours/theirs, "cpu_per_event": ours/theirs}}."""
+    out: dict[str, Any] = {}
+    parts = []
+    peer = ctx.peers if ctx.peers and ctx.peers["dataset"]["events"] == n else None
+    rows = []
+    if peer is not None:
+        rows += [("quix_count", "Quix count", peer["quix_count"]), ("quix_window", "Quix window", peer["quix_window"])]
+    ceil = _ceilings_for(ctx, n)
+    if ceil is not None:
+        bare = dict(ceil["bare_aiokafka"])
+        bare.setdefault("cpu_us_per_event", bare["cpu_s"] / n * 1e6)
+        rows.append(("bare_aiokafka", "bare", bare))
+    for key, label, other in rows:
+        speed = events_per_s / other["events_per_s"]
+        cpu = cpu_us / other["cpu_us_per_event"] if other["cpu_us_per_event"] else float("nan")
+        out[key] = {
+            "events_per_s": round(speed, 3),
+            "cpu_per_event": round(cpu, 2),
+            "their_events_per_s": other["events_per_s"],
+            "their_cpu_us_per_event": other["cpu_us_per_event"],
+        }
+        if not other.get("correct", True):
+            label += " (which dropped events)"
+        parts.append(f"{label} {speed:.2f}x ev/s, {cpu:.2f}x CPU/event")
+    if peer is None:
+        parts.append("Quix ratios n/a (run peers in the same run)")
+    return out, "ours vs " + "; ".join(parts)
 
 
 # --- 1. throughput (and two workers) -------------------------------------------------------------------
@@ -301,13 +506,15 @@ def throughput(ctx: Context) -> str:
     run = _throughput_run(ctx, ds, 1, "throughput")
     ctx.single = {"dataset": ds, **run}
     ratios, ratio_text = _ratios(ctx, ds.events, run["events_per_s"])
+    peer_ratios, peer_text = _peer_ratios(ctx, ds.events, run["events_per_s"], run["worker_cpu_us_per_event"])
+    ratios["ratios_to_peers_and_bare"] = peer_ratios
     eps = run["events_per_s"]
     summary = (
         f"throughput: {ds.events:,} events, 1 worker from cold: {eps:,} ev/s in {run['seconds']:.1f}s "
         f"(target >= {TARGETS['throughput_events_per_s']:,} {mark(eps >= 10_000)}); {ratio_text}; "
         f"worker CPU {run['worker_cpu_s']:.0f}s ({run['worker_cpu_us_per_event']:.0f} us/event), "
         f"broker CPU {run['broker_cpu_s']}s; {run['internal_records_per_event']} internal records/event; "
-        f"{_stall_text(run)}"
+        f"{_stall_text(run)}; {peer_text}"
     )
     public = {k: v for k, v in run.items() if k != "env"}
     write_result(
@@ -927,6 +1134,7 @@ def scrape(ctx: Context, scrapes: int = 20) -> str:
 
 BENCHMARKS = {
     "ceilings": ceilings,
+    "peers": peers,
     "throughput": throughput,
     "throughput2": throughput2,
     "recovery": recovery,
