@@ -32,14 +32,15 @@ class SnapshotBatch(TypedDict):
 
 class ExpiryRequest(TypedDict):
     """Drop what left the retention: entities idle since `cutoff` (µs, the local midnight starting the
-    retention's first day), partial buckets before `day`/`minute`; and aggregates the history left:
-    days before `history_day`, months before `history_month`."""
+    retention's first day), partial buckets before `day`/`minute`, time-of-day buckets before `pace_day`
+    (both stages); and aggregates the history left: days before `history_day`, months before `history_month`."""
 
     cutoff: int
     day: str
     minute: int
     history_day: NotRequired[str]
     history_month: NotRequired[str]
+    pace_day: NotRequired[str]
 
 
 def expiry_request(now_us: int, retention_us: int, history_days: float, clock: BucketClock) -> ExpiryRequest:
@@ -48,16 +49,22 @@ def expiry_request(now_us: int, retention_us: int, history_days: float, clock: B
     midnight = datetime.combine(date.fromisoformat(horizon.first_day[1:]), time(), clock.zone)
     cutoff = round((midnight.astimezone(timezone.utc) - EPOCH).total_seconds() * 1_000_000)
     return {"cutoff": cutoff, "day": horizon.first_day, "minute": horizon.first_minute,
-            "history_day": history.first_day, "history_month": history.first_month}  # fmt: skip
+            "history_day": history.first_day, "history_month": history.first_month,
+            "pace_day": horizon.first_pace_day}  # fmt: skip
 
 
 def entity_horizon(request: ExpiryRequest) -> Horizon:
-    return Horizon(request["day"], request["minute"])
+    return Horizon(request["day"], request["minute"], first_pace_day=request.get("pace_day", ""))
 
 
 def history_horizon(request: ExpiryRequest) -> Horizon:
     """What the aggregates keep; a request of an older version names the retention only."""
-    return Horizon(request.get("history_day", request["day"]), request["minute"], request.get("history_month", ""))
+    return Horizon(
+        request.get("history_day", request["day"]),
+        request["minute"],
+        request.get("history_month", ""),
+        request.get("pace_day", ""),
+    )
 
 
 def is_expiry(value: dict[str, Any]) -> TypeGuard[ExpiryRequest]:

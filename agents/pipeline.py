@@ -183,10 +183,10 @@ class Pipeline:
             topics[name].send_soon(key=b"", value={NUDGE: True}, partition=partition)
 
     def _advance_minutes(self) -> None:
-        """Minute buckets older than two hours are not computed, days before the retention not moved."""
-        now = now_us()
-        self.kpis.clock.first_minute = (now - MINUTES_KEPT_US) // MINUTE_US
-        self.entity_stage.freeze(Horizon.at(now, self.settings.retention_us, self.kpis.clock))
+        """Minute buckets past two hours, time-of-day ones before yesterday are not computed; old days not moved."""
+        now, clock = now_us(), self.kpis.clock
+        clock.first_minute, clock.first_pace_day = (now - MINUTES_KEPT_US) // MINUTE_US, Horizon.pace_day(now, clock)
+        self.entity_stage.freeze(Horizon.at(now, self.settings.retention_us, clock))
 
     def _entity_partitions(self) -> set[int]:
         return self._assigned(self.entity_topic.get_topic_name())

@@ -26,14 +26,19 @@ from streams.sim.realtime import generate_realtime, realtime_config
 from streams.sim.simulator import FloorConfig, generate
 
 
-async def main(bootstrap: str, prefix: str, rate: float, teams: int, reps: int) -> None:
+def steady_config(rate: float, teams: int, reps: int) -> FloorConfig:
+    """A wall-clock floor of `teams` × `reps` producing `rate` events/s on average, no backlog."""
     now = datetime.now(timezone.utc)
     cfg = realtime_config(
         FloorConfig(start=now, end=now, teams=teams, reps_per_team=reps, backlog_days=0.0, seed=3), rate
     )
     probe = replace(cfg, start=now, end=now + timedelta(seconds=120))
     measured = sum(1 for _ in generate(probe)) / 120
-    cfg = replace(cfg, intensity=cfg.intensity * rate / measured)
+    return replace(cfg, intensity=cfg.intensity * rate / measured)
+
+
+async def main(bootstrap: str, prefix: str, rate: float, teams: int, reps: int) -> None:
+    cfg = steady_config(rate, teams, reps)
     settings = load_settings(kafka_bootstrap=bootstrap, topic_prefix=prefix)
 
     async def values():  # type: ignore[no-untyped-def]

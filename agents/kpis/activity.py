@@ -64,6 +64,7 @@ FAMILY = Family(
         EMAILS_REPLIED,
         EMAILS_UNSUBSCRIBED,
     ),
+    paced=(CALLS_OUTBOUND, EMAILS_SENT),
     counts=(
         ("salesfloor_calls_outbound", CALLS_OUTBOUND, 1),
         ("salesfloor_calls_connected", CALLS_CONNECTED, 1),

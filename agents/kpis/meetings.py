@@ -35,6 +35,7 @@ FAMILY = Family(
     kinds="LM",
     contribute=contribute,
     fields=(SCHEDULED, HELD, NO_SHOW, FIRST_HELD, FIRST_HELD_CONVERTED),
+    paced=(HELD,),
     counts=(
         ("salesfloor_meetings_scheduled", SCHEDULED, 1),
         ("salesfloor_meetings_held", HELD, 1),

@@ -3,8 +3,9 @@ the `Family` a KPI module declares.
 
 A contribution maps `(team, rep, bucket, field)` to a number. Buckets are `d<YYYY-MM-DD>` (local
 business day), `m<epoch minute>`, `w<YYYY-MM-DD>` (a day's won amounts by local second of day),
-`p<period>:<metric>` (one target), `live` (state right now), and in the aggregates only
-`M<YYYY-MM>` (a month's rollup of the days that left the history). A field
+`t<YYYY-MM-DD>+<HH>` (the paced fields of hour HH of a local day by its minute, team and floor only, see
+`ContributionBuilder.add`), `p<period>:<metric>` (one target), `live` (state right now), and in the
+aggregates only `M<YYYY-MM>` (a month's rollup of the days that left the history). A field
 is a name, or, in the team and floor `live` buckets, the creation time (µs, an int) of an awaiting lead
 counted once: a lead's answer then moves that time's count by exactly -1.
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import TYPE_CHECKING, Any, NotRequired, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -26,9 +27,11 @@ Clocks = Mapping[str, "TeamClock"]  # team -> its SLA clock (teams without a cal
 ALL = "_all"
 UNASSIGNED = "_unassigned"
 LIVE = "live"
+PACE = "t"  # bucket kind: t<YYYY-MM-DD>+<HH>, fields <field>@<minute of the local day>
 MINUTE_US = 60_000_000
 MICRO = 1_000_000
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_HOURS = tuple(f"{hour:02d}" for hour in range(25))  # of a local day, as time-of-day buckets name them
 
 
 class CompactEvent(TypedDict):
@@ -96,6 +99,21 @@ class BucketClock:
         # Minute buckets only serve `last_60m`; older ones are not worth computing or shipping.
         # The worker moves this forward on the wall clock (two hours back); 0 keeps every minute.
         self.first_minute = 0
+        self._first_pace_day = ""
+        self._start_of_day: dict[str, int] = {}
+        self._pace_of_day: dict[str, tuple[int, str] | None] = {}
+
+    @property
+    def first_pace_day(self) -> str:
+        """Time-of-day buckets only serve today against the same time yesterday: the worker moves this
+        (YYYY-MM-DD) to yesterday's local date; empty keeps every day."""
+        return self._first_pace_day
+
+    @first_pace_day.setter
+    def first_pace_day(self, day: str) -> None:
+        if day != self._first_pace_day:
+            self._first_pace_day = day
+            self._pace_of_day.clear()
 
     def day(self, at_us: int) -> str:
         hour = at_us // 3_600_000_000
@@ -115,15 +133,51 @@ class BucketClock:
     def minute(at_us: int) -> str:
         return f"m{at_us // MINUTE_US}"
 
+    def day_start_us(self, day: str) -> int:
+        """The first µs of a local day (`dYYYY-MM-DD`), cached: its midnight, or the first instant after a
+        DST change at midnight."""
+        start = self._start_of_day.get(day)
+        if start is None:
+            if len(self._start_of_day) > 10_000:
+                self._start_of_day.clear()
+            start = self._start_of_day[day] = day_start_us(date.fromisoformat(day[1:]), self.zone)
+        return start
+
+    def pace_of(self, day: str) -> tuple[int, str] | None:
+        """A local day's (`dYYYY-MM-DD`) first µs and its time-of-day buckets' prefix, `t<YYYY-MM-DD>+`;
+        None before `first_pace_day`. Cached: every paced value asks."""
+        try:
+            return self._pace_of_day[day]
+        except KeyError:
+            pace = None if day[1:] < self._first_pace_day else (self.day_start_us(day), f"{PACE}{day[1:]}+")
+            if len(self._pace_of_day) > 10_000:
+                self._pace_of_day.clear()
+            self._pace_of_day[day] = pace
+            return pace
+
+
+def day_start_us(day: date, zone: ZoneInfo) -> int:
+    """The earliest instant (µs) whose local date is `day`: local midnight, whichever offset gives the
+    earliest one of that date (a DST change at midnight repeats or skips it)."""
+    starts = []
+    for fold in (0, 1):
+        moment = datetime.combine(day, time(fold=fold), zone).astimezone(timezone.utc)
+        if moment.astimezone(zone).date() == day:
+            starts.append(moment)
+    moment = min(starts)
+    delta = moment - _EPOCH
+    return (delta.days * 86400 + delta.seconds) * MICRO + delta.microseconds
+
 
 class ContributionBuilder:
     """Collects one entity's contribution, expanding each value to rep, team and floor."""
 
-    __slots__ = ("clock", "clocks", "out")
+    __slots__ = ("clock", "clocks", "out", "paced")
 
-    def __init__(self, clock: BucketClock, clocks: Clocks) -> None:
+    def __init__(self, clock: BucketClock, clocks: Clocks, paced: frozenset[str] = frozenset()) -> None:
         self.clock = clock
         self.clocks = clocks
+        self.paced = paced  # fields also kept by minute of the local day (the families' `paced`)
         self.out: Contribution = {}
 
     def business_us(self, team: str, start_us: int, end_us: int) -> int:
@@ -138,7 +192,8 @@ class ContributionBuilder:
         out[key] = out.get(key, 0) + value
 
     def add(self, team: str, rep: str, at_us: int, field: str, value: int = 1) -> None:
-        """A windowed value at event time `at_us`: in its day and minute buckets, at every level."""
+        """A windowed value at event time `at_us`: in its day and minute buckets, at every level; a
+        paced field also by its minute of the local day, for the team and the floor."""
         day = self.clock.day(at_us)
         levels = ((team, rep), (team, ALL), (ALL, ALL))
         for level_team, level_rep in levels:
@@ -147,6 +202,8 @@ class ContributionBuilder:
             minute = f"m{at_us // MINUTE_US}"
             for level_team, level_rep in levels:
                 self._put((level_team, level_rep, minute, field), value)
+        if field in self.paced:
+            self._pace(team, day, at_us, field, value)
 
     def add_team(self, team: str, at_us: int, field: str, value: int = 1) -> None:
         """A windowed value of the team and the floor only (a breakdown without reps)."""
@@ -157,6 +214,23 @@ class ContributionBuilder:
             minute = f"m{at_us // MINUTE_US}"
             self._put((team, ALL, minute, field), value)
             self._put((ALL, ALL, minute, field), value)
+        if field in self.paced:
+            self._pace(team, day, at_us, field, value)
+
+    def _pace(self, team: str, day: str, at_us: int, field: str, value: int) -> None:
+        """`field@<minute of the local day>` in bucket `t<day>+<hour of the day>` (an hour a bucket: a
+        changed bucket is shipped whole, so a day's 1440 minutes are not), from `first_pace_day` on."""
+        pace = self.clock.pace_of(day)
+        if pace is None:
+            return
+        minute = (at_us - pace[0]) // MINUTE_US
+        hour = minute // 60
+        bucket, name = pace[1] + (_HOURS[hour] if hour < 25 else str(hour)), f"{field}@{minute}"
+        out = self.out
+        key: Key = (team, ALL, bucket, name)
+        out[key] = out.get(key, 0) + value
+        key = (ALL, ALL, bucket, name)
+        out[key] = out.get(key, 0) + value
 
     def add_live(self, team: str, rep: str, field: str, value: int = 1) -> None:
         for level_team, level_rep in ((team, rep), (team, ALL), (ALL, ALL)):
@@ -249,6 +323,7 @@ class Family:
     kinds: str  # the entity kinds whose events it reads
     contribute: Callable[[Entity, ContributionBuilder], None]
     fields: tuple[str, ...]  # field names (or prefixes) it writes, unique across families
+    paced: tuple[str, ...] = ()  # of those, the ones kept by minute of day too (today against yesterday)
     counts: tuple[Count, ...] = ()
     ratios: tuple[Ratio, ...] = ()
     windowed: Callable[[Fields, Labels], Iterator[Series]] | None = None  # series beyond counts and ratios

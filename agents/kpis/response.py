@@ -159,6 +159,7 @@ def family(sla_us: int) -> Family:
             AWAITING,
             OLDEST_AWAITING,
         ),
+        paced=(RESPONDED,),
         counts=(
             ("salesfloor_leads_created", CREATED, 1),
             ("salesfloor_leads_responded", RESPONDED, 1),

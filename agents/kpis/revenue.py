@@ -142,6 +142,7 @@ def family(stages: tuple[str, ...]) -> Family:
             ENTERED_STAGE,
             OPEN_BY_STAGE,
         ),  # fmt: skip
+        paced=(WON, WON_AMOUNT),
         counts=(
             ("salesfloor_opportunities_opened", OPPORTUNITIES, 1),
             ("salesfloor_deals_won", WON, 1),

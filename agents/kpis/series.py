@@ -39,6 +39,7 @@ class Kpis:
         self.help: dict[str, str] = {}
         for family in families:
             self.help.update(family.help or {})
+        self.paced = frozenset(field for family in families for field in family.paced)
 
     def windowed_metrics(self) -> set[str]:
         """Every metric with a `window` label (what a history can be asked for)."""
@@ -46,7 +47,7 @@ class Kpis:
 
     def contribution(self, key: str, events: list[CompactEvent], clocks: Clocks = NO_CLOCKS) -> Contribution:
         """What the entity `key` with these events adds to the aggregates, with the teams' SLA clocks."""
-        out = ContributionBuilder(self.clock, clocks)
+        out = ContributionBuilder(self.clock, clocks, self.paced)
         entity = Entity(key, events)
         for family in self._by_kind.get(entity.kind, ()):
             family.contribute(entity, out)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 from functools import lru_cache
 
-from agents.kpis.model import MICRO, MINUTE_US, BucketClock, Fields
+from agents.kpis.model import MICRO, MINUTE_US, PACE, BucketClock, Fields
 
 WINDOWS = ("today", "month", "last_60m")
 MINUTES_KEPT_US = 7_200_000_000  # minute buckets serve last_60m; two hours leave room for late events
@@ -49,17 +49,23 @@ def sum_fields(buckets: Mapping[str, Fields], names: tuple[str, ...]) -> dict[st
 @dataclass(frozen=True)
 class Horizon:
     """Which buckets are still kept: days (and their by-time and day-target buckets) from `first_day`
-    on, minutes of the last two hours (they only serve `last_60m`), and months (rollups and month
-    targets) from `first_month` on. The entity stage keeps what the events' retention covers; the
-    aggregates keep the history (`SALESFLOOR_HISTORY_DAYS`, and 13 months)."""
+    on, minutes of the last two hours (they only serve `last_60m`), the time-of-day buckets of
+    yesterday and today (`first_pace_day` on: they only serve today against yesterday), and months
+    (rollups and month targets) from `first_month` on. The entity stage keeps what the events'
+    retention covers; the aggregates keep the history (`SALESFLOOR_HISTORY_DAYS`, and 13 months)."""
 
     first_day: str  # "dYYYY-MM-DD"
     first_minute: int
     first_month: str = ""  # "YYYY-MM"; empty: the month of `first_day`
+    first_pace_day: str = ""  # "YYYY-MM-DD"; empty: `first_day`
 
     @classmethod
     def at(cls, now_us: int, retention_us: int, clock: BucketClock) -> Horizon:
-        return cls(first_day=clock.day(now_us - retention_us), first_minute=(now_us - MINUTES_KEPT_US) // MINUTE_US)
+        return cls(
+            first_day=clock.day(now_us - retention_us),
+            first_minute=(now_us - MINUTES_KEPT_US) // MINUTE_US,
+            first_pace_day=cls.pace_day(now_us, clock),
+        )
 
     @classmethod
     def history(cls, now_us: int, history_days: float, clock: BucketClock) -> Horizon:
@@ -70,7 +76,13 @@ class Horizon:
             first_day=clock.day(now_us - round(history_days * 86_400_000_000)),
             first_minute=(now_us - MINUTES_KEPT_US) // MINUTE_US,
             first_month=f"{year:04d}-{month + 1:02d}",
+            first_pace_day=cls.pace_day(now_us, clock),
         )
+
+    @staticmethod
+    def pace_day(now_us: int, clock: BucketClock) -> str:
+        """The first local day (YYYY-MM-DD) whose time-of-day buckets are kept: yesterday."""
+        return (date.fromisoformat(clock.day(now_us)[1:]) - timedelta(days=1)).isoformat()
 
     def keeps(self, bucket: str) -> bool:
         kind = bucket[0]
@@ -78,6 +90,8 @@ class Horizon:
             return bucket >= self.first_day
         if kind == "w":  # won amounts by time of day, per day
             return bucket[1:] >= self.first_day[1:]
+        if kind == PACE:  # t<YYYY-MM-DD>+<HH>
+            return bucket[1:11] >= (self.first_pace_day or self.first_day[1:])
         if kind == "m":
             return int(bucket[1:]) >= self.first_minute
         if kind == "p":  # p<YYYY-MM> or p<YYYY-MM-DD>, then `:<metric>` for targets

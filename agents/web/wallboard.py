@@ -1,8 +1,10 @@
 """The sales-floor wallboard: a TV page at `/`, its JSON document and a Server-Sent Events stream.
 
-- `GET /` (+ `/wallboard.js`, `/wallboard.css`): the page, from `agents/web/static/` (no external assets).
+- `GET /` (+ `/wallboard.js`, `/wallboard-text.js`, `/wallboard.css`): the page, from `agents/web/static/`
+  (no external assets; `?lang=en|pl|bg`, its texts in wallboard-text.js).
 - `GET /api/board?team=` — everything the board shows for one team (default `_all`, the floor), as one
-  JSON document built from the same functions as `/api/kpis`, so the numbers are the API's.
+  JSON document built from the same functions as `/api/kpis`, so the numbers are the API's; with
+  `yesterday` and `hourly`, today against the same time yesterday and by hour (agents/kpis/pace.py).
 - `GET /api/board/stream?team=` — `text/event-stream`: that document whenever it changes, and at
   least every second (the heartbeat), with a `celebrate` field when deals were won since the last push
   and an `achievements` list when goals were reached or records broken (any worker's, SPEC §5b).
@@ -30,6 +32,7 @@ from aiohttp.web import Response, StreamResponse
 
 from agents.export.source import Worker
 from agents.kpis.model import ALL, MICRO
+from agents.kpis.pace import PaceReader
 from agents.kpis.targets import TARGET, period_bucket
 from agents.kpis.windows import now_us, sum_fields, window_buckets
 from agents.routing import aggregate_partition
@@ -40,6 +43,7 @@ from streams.kafka.internals import aiohttp_app
 ASSETS = {
     "/": ("wallboard.html", "text/html; charset=utf-8"),
     "/wallboard.js": ("wallboard.js", "text/javascript; charset=utf-8"),
+    "/wallboard-text.js": ("wallboard-text.js", "text/javascript; charset=utf-8"),
     "/wallboard.css": ("wallboard.css", "text/css; charset=utf-8"),
 }
 LEADERBOARD_SIZE = 10
@@ -217,6 +221,7 @@ class Board:
         default_factory=dict
     )
     lag_samples: deque[tuple[float, bool]] = field(default_factory=deque)
+    pace: PaceReader = field(default_factory=PaceReader)  # today against yesterday, and by hour
 
     def current(
         self, team: str, rank: str = RANKS[0]
@@ -293,6 +298,7 @@ class Board:
             "rank": rank,
             "leaderboard": rows[:LEADERBOARD_SIZE],
             "reps_total": len(rows),
+            **self.pace.document((team, ALL), buckets.get((team, ALL), {}), now, clock, w.kpis.paced),
             "teams": sorted({t for t, r in buckets if r == ALL and not t.startswith("_")}),  # for ?rotate=
             "health": self.health(),
         }
