@@ -96,20 +96,31 @@ class Stream:
         self.sent = 0
         self.running = asyncio.Event()
         self.running.set()
+        self.producer: AIOKafkaProducer | None = None
+        self.pending: list[asyncio.Future[Any]] = []
 
     async def run(self) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=20)
+        producer = self.producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", linger_ms=20)
         await producer.start()
         try:
             async for event in generate_realtime(self.config):
                 await self.running.wait()
                 topic = topic_name(self.prefix, TOPIC_OF_TYPE[event["type"]])
                 key = spec_key(event)
-                await producer.send_and_wait(topic, orjson.dumps(event), key=key.encode() if key else None)
+                # queued, not awaited one by one (that would cap the rate at one linger per event)
+                self.pending.append(await producer.send(topic, orjson.dumps(event), key=key.encode() if key else None))
                 self.truth.add(event)
                 self.sent += 1
         finally:
             await producer.stop()
+
+    async def delivered(self) -> None:
+        """Every event sent so far is on the broker (raises what failed)."""
+        if self.producer is not None:
+            await self.producer.flush()
+        pending, self.pending = self.pending, []
+        for future in pending:
+            await future
 
 
 def rss_mib(pid: int) -> float:
@@ -165,7 +176,8 @@ async def sample(worker: Any, stream: Stream, began: float, catch_up_s: float) -
     lag_before = sum(v for v in health(worker).get("lag", {}).values() if isinstance(v, int) and v > 0)
     stream.running.clear()
     paused = time.monotonic()
-    await asyncio.sleep(0.5)  # the in-flight send lands
+    await asyncio.sleep(0.2)  # the event being generated is sent
+    await stream.delivered()
     differences: list[str] = ["not caught up"]
     while time.monotonic() - paused < catch_up_s:
         if health(worker).get("ready"):
