@@ -9,7 +9,7 @@ its repeated hour stay apart; local wall-clock times are worked out from it here
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -60,12 +60,7 @@ class PaceReader:
         wall-clock time as now (`yesterday_cut`)."""
         day, last = yesterday_cut(now_us // MINUTE_US, clock.zone)
         totals: dict[str, int] = {}
-        for hour in range(min(last // 60, HOURS - 1) + 1):
-            bucket = f"{PACE}{day}+{hour:02d}"
-            fields = buckets.get(bucket)
-            if not fields:
-                continue
-            whole, by_minute = self.summary(key, bucket, fields)
+        for hour, (whole, by_minute) in self._hours(key, buckets, day, last):
             for field, value in whole.items():
                 if hour < last // 60:
                     totals[field] = totals.get(field, 0) + value
@@ -85,12 +80,7 @@ class PaceReader:
         count = hour_of_minute[min(current, len(hour_of_minute) - 1)] + 1
         sums = [dict.fromkeys(metrics, 0) for _ in range(count)]
         metric_of = {field: metric for metric, (field, _scale) in metrics.items()}
-        for hour in range(min(current // 60, HOURS - 1) + 1):
-            bucket = f"{PACE}{day}+{hour:02d}"
-            fields = buckets.get(bucket)
-            if not fields:
-                continue
-            totals, by_minute = self.summary(key, bucket, fields)
+        for hour, (totals, by_minute) in self._hours(key, buckets, day, current):
             for field, metric in metric_of.items():
                 if field not in totals:
                     continue
@@ -104,6 +94,16 @@ class PaceReader:
             {"hour": label, "start": start, **{m: sums[n][m] / scale for m, (_f, scale) in metrics.items()}}
             for n, (label, start) in enumerate(hours[:count])
         ]
+
+    def _hours(
+        self, key: Any, buckets: Mapping[str, Fields], day: str, last_minute: int
+    ) -> Iterator[tuple[int, Summary]]:
+        """Each hour bucket of a local day up to the one holding minute `last_minute`, summed (empty ones skipped)."""
+        for hour in range(min(last_minute // 60, HOURS - 1) + 1):
+            bucket = f"{PACE}{day}+{hour:02d}"
+            fields = buckets.get(bucket)
+            if fields:
+                yield hour, self.summary(key, bucket, fields)
 
     def document(
         self, key: Any, buckets: Mapping[str, Fields], now_us: int, clock: BucketClock, paced: frozenset[str]

@@ -26,6 +26,13 @@ KAFKA_SH = REPO_ROOT / "deploy" / "kafka" / "kafka.sh"
 START_TIMEOUT_S = int(os.environ.get("SALESFLOOR_KAFKA_START_TIMEOUT", "90"))
 
 
+def run_kafka_sh(command: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    """`deploy/kafka/kafka.sh <command>` with this environment, its output captured."""
+    return subprocess.run(  # noqa: S603 - fixed script path, no shell
+        [str(KAFKA_SH), command], env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
 def free_ports(n: int) -> list[int]:
     """n distinct ports free right now (each socket is held until all are picked)."""
     socks: list[socket.socket] = []
@@ -243,15 +250,7 @@ class DedicatedBroker:
         return env
 
     def _kafka_sh(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(  # noqa: S603 - fixed script path
-            [str(KAFKA_SH), command],
-            env=self.env(),
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_kafka_sh(command, self.env(), timeout)
 
     def log_tail(self, lines: int = 40) -> str:
         try:
@@ -353,15 +352,7 @@ class Cluster:
             SALESFLOOR_KAFKA_NODES=str(self.nodes),
             SALESFLOOR_KAFKA_START_TIMEOUT=str(START_TIMEOUT_S),
         )
-        return subprocess.run(  # noqa: S603 - fixed script path
-            [str(KAFKA_SH), command],
-            env=env,
-            cwd=REPO_ROOT,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        return run_kafka_sh(command, env, timeout)
 
     def log_tail(self, node: int, lines: int = 30) -> str:
         try:

@@ -17,7 +17,7 @@ from uuid import uuid4
 
 import pytest
 
-from tests.integration.brokers import free_ports
+from tests.integration.brokers import free_ports, run_kafka_sh
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent.parent
@@ -42,18 +42,6 @@ def _log_tail(data_dir: Path, lines: int = LOG_TAIL_LINES) -> str:
     return f"---- last {lines} lines of {log} ----\n" + "\n".join(text[-lines:])
 
 
-def _run(cmd: str, env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603 - fixed script path, no shell
-        [str(KAFKA_SH), cmd],
-        env=env,
-        cwd=REPO_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``"127.0.0.1:PORT"`` of a running broker, dedicated to this test session."""
@@ -73,15 +61,15 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     }
     try:
         # the first run may also download the jars through mvn
-        result = _run("start", env, timeout=START_TIMEOUT_S + 300)
+        result = run_kafka_sh("start", env, timeout=START_TIMEOUT_S + 300)
     except subprocess.TimeoutExpired as exc:
-        _run("stop", env, timeout=60)
+        run_kafka_sh("stop", env, timeout=60)
         pytest.fail(
             f"kafka.sh start did not return within {exc.timeout:.0f}s\n{_log_tail(data_dir)}",
             pytrace=False,
         )
     if result.returncode != 0:
-        _run("stop", env, timeout=60)
+        run_kafka_sh("stop", env, timeout=60)
         pytest.fail(
             f"could not start the test Kafka broker (kafka.sh start exit {result.returncode})\n"
             f"stdout: {result.stdout.strip()}\nstderr: {result.stderr.strip()}\n{_log_tail(data_dir)}",
@@ -90,7 +78,7 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     try:
         yield f"127.0.0.1:{port}"
     finally:
-        stopped = _run("stop", env, timeout=60)
+        stopped = run_kafka_sh("stop", env, timeout=60)
         if stopped.returncode != 0:
             print(f"warning: kafka.sh stop failed: {stopped.stderr.strip()}")
 
