@@ -6,7 +6,8 @@ The count is kept here from every event produced (they are valid: the steady flo
 per team and for the floor, of `leads_created`, `calls_outbound` and `emails_sent` in the `today` and
 `month` windows of the business zone (UTC). To compare at a consistent cut, production pauses at each
 sample until the worker is caught up (at most `--catch-up-seconds`), then `/metrics` is read and the
-stream resumes; the pauses are recorded. Results go to benchmarks/results/soak.json and soak.png (RSS
+stream resumes; the pauses are recorded. Results go to benchmarks/results/soak.json (rewritten at every
+sample, `complete` false until the end, so a run cut short keeps its numbers) and soak.png (RSS
 and lag over time, restarts marked; matplotlib, if installed: `.venv/bin/pip install -e '.[bench]'`).
 
     .venv/bin/python benchmarks/soak.py                      # 4 h, own broker
@@ -152,14 +153,24 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
                 s = samples[-1]
                 say(f"soak {s['minute']:.0f} min: {stream.sent} events, RSS {s['rss_mib']:.0f} MiB, lag {s['lag']}, "
                     f"equal {s['equal']} (pause {s['pause_s']:.1f} s)")  # fmt: skip
+                # written at every sample: a run cut short (a machine stopped mid-way) still leaves its numbers
+                write_result("soak", "soak: in progress", vars(args), report(args, prefix, stream, samples, restarts))
         finally:
             producing.cancel()
             worker.stop()
+    return {**report(args, prefix, stream, samples, restarts), "complete": True}
+
+
+def report(
+    args: argparse.Namespace, prefix: str, stream: Stream, samples: list[dict[str, Any]], restarts: list[dict[str, Any]]
+) -> dict[str, Any]:
     equal = [s["equal"] for s in samples]
     rss = [s["rss_mib"] for s in samples]
     return {
+        "complete": False,
         "prefix": prefix,
         "hours": args.hours,
+        "minutes_run": samples[-1]["minute"] if samples else 0.0,
         "rate": args.rate,
         "floor": f"{args.teams} teams x {args.reps} reps",
         "events": stream.sent,
