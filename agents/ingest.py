@@ -134,7 +134,7 @@ class Ingest:
         oldest = now - s.retention_us
         latest = now + round(s.max_future_seconds * 1_000_000)
         stages = frozenset(s.stages)
-        observe = metrics.delay.observe
+        delays: list[float] = []
         counts: dict[tuple[str, str], int] = {}
         for tp, records in batches.items():
             topic = tp.topic
@@ -153,8 +153,9 @@ class Ingest:
                 for partition, key, primary in routes(event, partitions):
                     routed.setdefault(partition, []).append((key, event, topic, primary))
                 counts[(topic, event["y"])] = counts.get((topic, event["y"]), 0) + 1
-                observe(max(0.0, (now - record.at_us) / 1_000_000))
+                delays.append(max(0.0, (now - record.at_us) / 1_000_000))
         await self._deliver(routed, rejected)
+        metrics.delay.observe_batch(delays)
         for (topic, kind), count in counts.items():
             counter = self._counters.get((topic, kind))
             if counter is None:

@@ -45,7 +45,7 @@ class AggregateStage:
                 continue
             record = {**record, source: [version, fields]}
             table.put(table_key, partition, record)
-            view.put(partition, team, rep, bucket, record)
+            view.change(partition, team, rep, bucket, record, None if current is None else current[1], fields)
 
     async def restored(self, event: Any) -> None:
         """A record of Faust's tail recovery (a `faust.EventT`). A key changed here and not yet written

@@ -23,6 +23,43 @@ class AggregateView:
         self.buckets.setdefault(key, {})[bucket] = merge(record)
         self.puts[key] = self.puts.get(key, 0) + 1
 
+    def change(
+        self,
+        partition: int,
+        team: str,
+        rep: str,
+        bucket: str,
+        record: Mapping[str, Any],
+        old: Mapping[str, int] | None,
+        new: Mapping[str, int],
+    ) -> None:
+        """`put`, when one source of `record` went from fields `old` (None: it had none) to `new`: the
+        merged bucket moves by the difference instead of being summed again over every source."""
+        key = (team, rep)
+        buckets = self.buckets.get(key, {})
+        merged = buckets.get(bucket)
+        if merged is None or self.partition_of.get(key) != partition:
+            self.put(partition, team, rep, bucket, record)
+            return
+        moved = dict(merged)  # a new dict: a reader may hold the old one
+        minimums = False
+        for fields, sign in ((old or {}, -1), (new, 1)):
+            for name, value in fields.items():
+                if name.startswith(OLDEST_AWAITING):
+                    minimums = True
+                else:
+                    moved[name] = moved.get(name, 0) + sign * value
+        if minimums:  # the oldest awaiting creations: the minimum over the sources again
+            for name in [name for name in moved if name.startswith(OLDEST_AWAITING)]:
+                del moved[name]
+            for entry in record.values():
+                for name, value in entry[1].items():
+                    if name.startswith(OLDEST_AWAITING):
+                        current = moved.get(name)
+                        moved[name] = value if current is None else min(current, value)
+        buckets[bucket] = {name: value for name, value in moved.items() if value}
+        self.puts[key] = self.puts.get(key, 0) + 1
+
     def apply(self, partition: int, table_key: str, record: Mapping[str, Any] | None) -> None:
         """One record of the aggregates table (`team SEP rep SEP bucket`); None, a tombstone, deletes it."""
         team, rep, bucket = table_key.split(SEP)
