@@ -27,8 +27,7 @@ from agents.export.health import LagCollector, consumer_lag
 from agents.export.ops_metrics import OpsMetrics
 from agents.ingest import Ingest, deadletter_record
 from agents.kpis import kpis_for
-from agents.kpis.model import MINUTE_US
-from agents.kpis.windows import MINUTES_KEPT_US, Horizon, now_us
+from agents.kpis.windows import now_us
 from agents.messages import NUDGE, expiry_request, foreign_messages
 from agents.outputs import outputs
 from agents.runtime import logged, release_free_memory
@@ -183,10 +182,7 @@ class Pipeline:
             topics[name].send_soon(key=b"", value={NUDGE: True}, partition=partition)
 
     def _advance_minutes(self) -> None:
-        """Minute buckets past two hours, time-of-day ones before yesterday are not computed; old days not moved."""
-        now, clock = now_us(), self.kpis.clock
-        clock.first_minute, clock.first_pace_day = (now - MINUTES_KEPT_US) // MINUTE_US, Horizon.pace_day(now, clock)
-        self.entity_stage.freeze(Horizon.at(now, self.settings.retention_us, clock))
+        self.entity_stage.advance(now_us(), self.settings.retention_us)
 
     def _entity_partitions(self) -> set[int]:
         return self._assigned(self.entity_topic.get_topic_name())

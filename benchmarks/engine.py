@@ -57,6 +57,7 @@ class Engine:
             MemoryTable(), self.kpis, on_duplicate=lambda _t: None, watch=lambda *_: None, foreign=unexpected
         )
         self.kpis.clocks = self.entities.clocks_now
+        self.entities.advance(now_us(), s.retention_us)  # as the worker does: no minute buckets past 2 h
         self.view = AggregateView()
         self.aggregates = AggregateStage(MemoryTable(), self.view, foreign=unexpected)
         self.offsets = dict.fromkeys(range(partitions), 0)

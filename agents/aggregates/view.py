@@ -41,23 +41,30 @@ class AggregateView:
         if merged is None or self.partition_of.get(key) != partition:
             self.put(partition, team, rep, bucket, record)
             return
-        moved = dict(merged)  # a new dict: a reader may hold the old one
+        # In place, by the fields that differ (readers never hold a bucket across an await).
+        old = old or {}
         minimums = False
-        for fields, sign in ((old or {}, -1), (new, 1)):
-            for name, value in fields.items():
+        for name, value in new.items():
+            before = old.get(name, 0)
+            if value != before:
                 if name.startswith(OLDEST_AWAITING):
                     minimums = True
                 else:
-                    moved[name] = moved.get(name, 0) + sign * value
+                    _move(merged, name, value - before)
+        for name, before in old.items():
+            if name not in new:
+                if name.startswith(OLDEST_AWAITING):
+                    minimums = True
+                else:
+                    _move(merged, name, -before)
         if minimums:  # the oldest awaiting creations: the minimum over the sources again
-            for name in [name for name in moved if name.startswith(OLDEST_AWAITING)]:
-                del moved[name]
+            for name in [name for name in merged if name.startswith(OLDEST_AWAITING)]:
+                del merged[name]
             for entry in record.values():
                 for name, value in entry[1].items():
                     if name.startswith(OLDEST_AWAITING):
-                        current = moved.get(name)
-                        moved[name] = value if current is None else min(current, value)
-        buckets[bucket] = {name: value for name, value in moved.items() if value}
+                        current = merged.get(name)
+                        merged[name] = value if current is None else min(current, value)
         self.puts[key] = self.puts.get(key, 0) + 1
 
     def apply(self, partition: int, table_key: str, record: Mapping[str, Any] | None) -> None:
@@ -72,6 +79,14 @@ class AggregateView:
         """Differs from an earlier value whenever the key's buckets may have changed since, so readers
         can cache what they derive: every put counts, and expiry deletes buckets in place (fewer)."""
         return self.puts.get(key, 0), len(self.buckets.get(key, ()))
+
+
+def _move(fields: dict[str, int], name: str, change: int) -> None:
+    total = fields.get(name, 0) + change
+    if total:
+        fields[name] = total
+    else:
+        fields.pop(name, None)
 
 
 def merge(record: Mapping[str, Any]) -> dict[str, int]:

@@ -89,8 +89,8 @@ class EntityStage:
             if key[0] == CALENDARS:
                 self._calendars_changed(partition, key[1:], new_state["e"])
                 continue
-            old = contribution(key, state["e"], clocks) if state else {}
-            partial.apply(difference(contribution(key, new_state["e"], clocks), old))
+            new = contribution(key, new_state["e"], clocks)
+            partial.apply(difference(new, contribution(key, state["e"], clocks)) if state else new)
             if key[0] == "L":
                 self.watch(partition, table_key, new_state["e"])
 
@@ -156,6 +156,14 @@ class EntityStage:
         if partial is None:
             partial = self.partials[partition] = PartialAggregates(frozen_before=self.frozen_before)
         return partial
+
+    def advance(self, now_us: int, retention_us: int) -> None:
+        """On the wall clock: minute buckets past two hours and time-of-day ones before yesterday are no
+        longer computed, days before the retention no longer move."""
+        clock = self.kpis.clock
+        horizon = Horizon.at(now_us, retention_us, clock)
+        clock.first_minute, clock.first_pace_day = horizon.first_minute, horizon.first_pace_day
+        self.freeze(horizon)
 
     def freeze(self, horizon: Horizon) -> None:
         """Days before the retention's first day change no more (`PartialAggregates.apply`)."""

@@ -229,8 +229,12 @@ class PartialAggregates:
         cohort's window is retained"). Were it shipped, this partition's snapshot of that bucket would
         hold only the change."""
         buckets, dirty, frozen = self.buckets, self.dirty, self.frozen_before
+        moving: dict[str, bool] = {}  # bucket -> not frozen, decided once per bucket name
         for (team, rep, bucket, name), value in delta.items():
-            if frozen and bucket[1:11] < frozen and bucket[0] != "m" and bucket != LIVE:
+            moves = moving.get(bucket)
+            if moves is None:
+                moves = moving[bucket] = not (frozen and bucket[1:11] < frozen and bucket[0] != "m" and bucket != LIVE)
+            if not moves:
                 continue
             key = (team, rep, bucket)
             dirty.add(key)

@@ -194,14 +194,16 @@ class ContributionBuilder:
     def add(self, team: str, rep: str, at_us: int, field: str, value: int = 1) -> None:
         """A windowed value at event time `at_us`: in its day and minute buckets, at every level; a
         paced field also by its minute of the local day, for the team and the floor."""
-        day = self.clock.day(at_us)
-        levels = ((team, rep), (team, ALL), (ALL, ALL))
-        for level_team, level_rep in levels:
-            self._put((level_team, level_rep, day, field), value)
-        if at_us // MINUTE_US >= self.clock.first_minute:
-            minute = f"m{at_us // MINUTE_US}"
-            for level_team, level_rep in levels:
-                self._put((level_team, level_rep, minute, field), value)
+        clock, out = self.clock, self.out  # the hot path of every contribution: `_put` inlined
+        day = clock.day(at_us)
+        get = out.get
+        for key in ((team, rep, day, field), (team, ALL, day, field), (ALL, ALL, day, field)):
+            out[key] = get(key, 0) + value
+        minute_index = at_us // MINUTE_US
+        if minute_index >= clock.first_minute:
+            minute = f"m{minute_index}"
+            for key in ((team, rep, minute, field), (team, ALL, minute, field), (ALL, ALL, minute, field)):
+                out[key] = get(key, 0) + value
         if field in self.paced:
             self._pace(team, day, at_us, field, value)
 
