@@ -42,7 +42,6 @@ def outputs(worker: Pipeline) -> Outputs:
             delivered_sender(achieved),
             worker.lag,
             worker.settled_aggregate_partitions,
-            on_sent=metrics.achieved,
         ),
         feed=AchievementFeed(settings.aiokafka_kwargs(), achieved.get_topic_name()),
     )

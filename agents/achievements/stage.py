@@ -40,7 +40,6 @@ class AchievementStage:
         send: Callable[[bytes, dict[str, Any]], Awaitable[None]],
         lag: Callable[[], Mapping[Any, int]],
         owned: Callable[[], set[int] | None],
-        on_sent: Callable[[str], None] = lambda _type: None,
     ) -> None:
         self.settings = settings
         self.view = view  # the aggregates this worker owns
@@ -49,7 +48,6 @@ class AchievementStage:
         self.send = send  # returns once the broker has the message
         self.lag = lag  # messages behind per partition this worker reads (-1: not known)
         self.owned = owned  # the aggregate partitions this worker owns; None while a rebalance moves them
-        self.on_sent = on_sent
         self.announced: set[Identity] | None = None  # read back from the topic
         self.checked: dict[tuple[str, str], Hashable] = {}  # key -> (aggregates version, day) last looked at
         self.caught_up_at = float("-inf")
@@ -85,7 +83,6 @@ class AchievementStage:
                 self.checked.pop((achievement.team, achievement.rep or ALL), None)
                 continue
             announced.add(achievement.identity)
-            self.on_sent(achievement.type)
             log.info("announced %s", "/".join(achievement.identity))
 
     async def _detect(self, assigned: set[int], announced: set[Identity]) -> list[Achievement]:

@@ -54,7 +54,6 @@ class OpsMetrics:
     breaches: Counter
     deadletter_failed: Counter
     notifications: Counter  # route, result: see agents/alerts/notify.py
-    achievements: Counter  # type: see agents/achievements/stage.py
 
     def initialise(self, prefix: str, thresholds: Iterable[int]) -> None:
         """Export every known series from the start, at 0, so rates and alerts see them."""
@@ -69,12 +68,6 @@ class OpsMetrics:
             self.late.labels(topic)
         for threshold in thresholds:
             self.breaches.labels("_all", str(threshold))
-        for kind in ("goal.reached", "record.broken"):
-            self.achievements.labels(kind)
-
-    def achieved(self, kind: str) -> None:
-        """An achievement of this type was announced on the achievements topic."""
-        self.achievements.labels(kind).inc()
 
     def duplicate(self, topic: str) -> None:
         """An event dropped on `topic` as already seen."""
@@ -128,12 +121,6 @@ class OpsMetrics:
                 "salesfloor_alert_notifications",
                 "Alert webhook outcomes by route: delivered, retried (an attempt failed), failed (given up).",
                 ["route", "result"],
-                registry=registry,
-            ),
-            achievements=Counter(
-                "salesfloor_achievements",
-                "Achievements announced on the achievements topic by this worker, by type.",
-                ["type"],
                 registry=registry,
             ),
         )

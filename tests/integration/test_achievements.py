@@ -61,11 +61,9 @@ def identity(message: dict[str, Any]) -> tuple[Any, ...]:
     return ("record.broken", message["team_id"], message["rep_id"], message["metric"], message["day"], None)
 
 
-def announced_by(worker: Worker) -> float:
-    text = worker.metrics()
-    return sum(
-        float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith("salesfloor_achievements_total{")
-    )
+def announced_by(worker: Worker) -> int:
+    """What the worker says it announced (SPEC §6 has no metric for it: the stage logs each one)."""
+    return worker.log_path.read_text(errors="replace").count("] announced ")
 
 
 async def wait_for(predicate: Any, within: float, what: str, workers: list[Worker]) -> Any:
