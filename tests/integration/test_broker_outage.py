@@ -32,8 +32,8 @@ from tests.integration.workers import Worker, worker_env
 
 PREFIX = "outage."
 OUTAGE_S = 20.0
-BEFORE_S = 12.0  # the stream runs this long before the broker goes away
-SEND_S = 60.0  # the producer spreads the floor over this long: before, during and after the outage
+BEFORE_S = 8.0  # the stream runs this long before the broker goes away
+SEND_S = 50.0  # the producer spreads the floor over this long: before, during and after the outage
 HEALTH_DETECT_S = 10.0  # health must say "not ready" this soon after the broker is gone
 
 

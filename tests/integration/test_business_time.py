@@ -67,7 +67,7 @@ def plan(now: datetime) -> tuple[datetime, list[bytes]]:
         calendar("cal-autumn", now - timedelta(days=RETENTION_DAYS + 30), weekdays, []),  # older than the retention
         calendar("cal-test", local(created_day, 8, 0), hours, [holiday.isoformat()]),
         lead("first", local(created_day, 16, 55, 10)),  # 290 s before closing: breaches at t0 + 10 s
-        lead("second", local(created_day, 16, 55, 40)),  # at t0 + 40 s
+        lead("second", local(created_day, 16, 55, 25)),  # at t0 + 25 s
         lead("answered", local(created_day, 16, 50)),  # 600 business seconds when answered before t0
         call("answered", now - timedelta(seconds=5)),
         lead("dst", local(fall_back - timedelta(days=2), 16, 55)),  # Friday before the change, answered Monday
@@ -117,8 +117,8 @@ async def test_leads_breach_on_the_business_clock_once_across_a_kill(
         await wait_for_alert(kafka_bootstrap, alerts_topic, "wall", 30)
         left = (t0 - datetime.now(timezone.utc)).total_seconds()
         await wait_for_alert(kafka_bootstrap, alerts_topic, "first", left + 20)
-        worker.kill()  # 'second' falls due at t0 + 40 s while no worker runs
-        await asyncio.sleep(max(0.0, (t0 + timedelta(seconds=42) - datetime.now(timezone.utc)).total_seconds()))
+        worker.kill()  # 'second' falls due at t0 + 25 s while no worker runs
+        await asyncio.sleep(max(0.0, (t0 + timedelta(seconds=27) - datetime.now(timezone.utc)).total_seconds()))
         worker.start()
         worker.wait_ready()
         await wait_for_alert(kafka_bootstrap, alerts_topic, "second", 30)

@@ -39,13 +39,13 @@ async def produce_steadily(values: list[bytes], bootstrap: str, prefix: str, rat
 
 
 async def test_sigkill_three_times_while_a_day_flows(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
-    values = busy_day(seed=303)
-    assert len(values) >= 50_000
-    events = valid_events(values)
     env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_SESSION_TIMEOUT_SECONDS="6")
-    worker = Worker(env, tmp_path / "w.log").start()
+    worker = Worker(env, tmp_path / "w.log").start()  # it starts while the day is generated
     rng = random.Random(303)
     try:
+        values = busy_day(seed=303)
+        assert len(values) >= 50_000
+        events = valid_events(values)
         worker.wait_ready()
         half = len(values) // 2
         await produce_values(values[:half], kafka_bootstrap, topic_prefix)
@@ -62,13 +62,13 @@ async def test_sigkill_three_times_while_a_day_flows(kafka_bootstrap: str, topic
 
 
 async def test_two_then_three_workers_one_killed(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
-    values = busy_day(seed=404)
-    events = valid_events(values)
     env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_SESSION_TIMEOUT_SECONDS="6")
     workers = [Worker(env, tmp_path / f"w{n}.log") for n in range(3)]
     try:
-        workers[0].start()
+        workers[0].start()  # they start while the day is generated
         workers[1].start()
+        values = busy_day(seed=404)
+        events = valid_events(values)
         await asyncio.to_thread(workers[0].wait_ready, 120)
         flowing = asyncio.create_task(produce_steadily(values, kafka_bootstrap, topic_prefix, rate=4000))
         await asyncio.sleep(4)
@@ -87,13 +87,13 @@ async def test_workers_join_leave_and_die_while_a_day_flows(
 ) -> None:
     """Seven membership changes (joins, a graceful stop, SIGKILLs) while events flow: every rebalance
     moves partitions, and the state of the messages in flight, from one worker to another."""
-    values = busy_day(seed=505)
-    events = valid_events(values)
     env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_SESSION_TIMEOUT_SECONDS="6")
     workers = [Worker(env, tmp_path / f"w{n}.log") for n in range(3)]
     rng = random.Random(505)
     try:
-        workers[0].start()
+        workers[0].start()  # it starts while the day is generated
+        values = busy_day(seed=505)
+        events = valid_events(values)
         await asyncio.to_thread(workers[0].wait_ready, 120)
         flowing = asyncio.create_task(produce_steadily(values, kafka_bootstrap, topic_prefix, rate=2500))
         plan = [("start", 1), ("start", 2), ("kill", 0), ("start", 0), ("stop", 1), ("kill", 2), ("start", 1)]

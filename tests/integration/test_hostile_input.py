@@ -651,7 +651,7 @@ async def test_rep_flood_keeps_metrics_and_memory_bounded(
         problems: list[str] = ["never caught up"]
         scrapes: list[float] = []
         while time.monotonic() < deadline:
-            await asyncio.sleep(3)
+            await asyncio.sleep(1)
             assert worker.alive(), worker.log_tail()
             if not worker.health().get("ready"):
                 continue

@@ -110,5 +110,5 @@ class Worker:
             assert self.alive(), f"worker exited:\n{self.log_tail()}"
             if self.health().get("ready"):
                 return
-            time.sleep(0.5)
+            time.sleep(0.1)
         raise AssertionError(f"worker not ready after {timeout}s: {self.health()}\n{self.log_tail()}")
