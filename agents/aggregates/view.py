@@ -41,7 +41,9 @@ class AggregateView:
         if merged is None or self.partition_of.get(key) != partition:
             self.put(partition, team, rep, bucket, record)
             return
-        # In place, by the fields that differ (readers never hold a bucket across an await).
+        # A new dict (readers such as the PaceReader keep what they derived from a bucket while it is the
+        # same object), moved by the fields that differ.
+        merged = buckets[bucket] = dict(merged)
         old = old or {}
         minimums = False
         for name, value in new.items():

@@ -46,3 +46,14 @@ def test_incremental_changes_equal_a_full_merge_of_every_source() -> None:
         for table_key, record in table.data.items():
             bucket_name = table_key.split(SEP)[2]
             assert view.buckets[("team-a", "rep-1")].get(bucket_name, {}) == merge(record), table_key
+
+
+def test_a_changed_bucket_is_a_new_dict() -> None:
+    """Readers keep what they derived from a bucket while it is the same object (`PaceReader.summary`)."""
+    view = AggregateView()
+    stage = AggregateStage(MemoryTable(), view, foreign=lambda *_: None)
+    stage.apply(0, 0, {"s": [[0, 1, "team-a", "_all", "t2026-12-01+15", {"co@900": 1}]]})
+    before = view.buckets[("team-a", "_all")]["t2026-12-01+15"]
+    stage.apply(0, 1, {"s": [[0, 2, "team-a", "_all", "t2026-12-01+15", {"co@900": 2}]]})
+    after = view.buckets[("team-a", "_all")]["t2026-12-01+15"]
+    assert after is not before and before == {"co@900": 1} and after == {"co@900": 2}
