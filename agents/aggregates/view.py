@@ -59,14 +59,10 @@ class AggregateView:
                     minimums = True
                 else:
                     _move(merged, name, -before)
-        if minimums:  # the oldest awaiting creations: the minimum over the sources again
+        if minimums:  # the oldest awaiting creations are minimums over the sources: `merge` takes them again
             for name in [name for name in merged if name.startswith(OLDEST_AWAITING)]:
                 del merged[name]
-            for entry in record.values():
-                for name, value in entry[1].items():
-                    if name.startswith(OLDEST_AWAITING):
-                        current = merged.get(name)
-                        merged[name] = value if current is None else min(current, value)
+            merged.update((name, value) for name, value in merge(record).items() if name.startswith(OLDEST_AWAITING))
         self.puts[key] = self.puts.get(key, 0) + 1
 
     def apply(self, partition: int, table_key: str, record: Mapping[str, Any] | None) -> None:
