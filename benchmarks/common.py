@@ -153,16 +153,21 @@ def mark(ok: bool) -> str:
 class Broker:
     """The given broker, or one of our own started through deploy/kafka/kafka.sh (like the test fixture)."""
 
-    def __init__(self, bootstrap: str | None) -> None:
+    def __init__(self, bootstrap: str | None, data_dir: Path | None = None, ports: list[int] | None = None) -> None:
+        """With `data_dir` (and the `ports` it was started on before), the broker's log is kept there
+        across runs (a benchmark that resumes); otherwise it lives in a temporary directory."""
         self.bootstrap = bootstrap or ""
         self.env: dict[str, str] | None = None
-        self.data_dir: Path | None = None
+        self.data_dir: Path | None = data_dir
+        self.keep = data_dir is not None
+        self.ports = ports
 
     def __enter__(self) -> Broker:
         if self.bootstrap:
             return self
-        port, controller = free_ports(2)
-        self.data_dir = Path(tempfile.mkdtemp(prefix="salesfloor-bench-kafka-"))
+        port, controller = self.ports = self.ports or free_ports(2)
+        if self.data_dir is None:
+            self.data_dir = Path(tempfile.mkdtemp(prefix="salesfloor-bench-kafka-"))
         self.env = {
             **os.environ,
             "SALESFLOOR_KAFKA_PORT": str(port),
@@ -198,7 +203,7 @@ class Broker:
                 timeout=120,
                 check=False,
             )
-            if self.data_dir is not None:
+            if self.data_dir is not None and not self.keep:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
 
     def pid(self) -> int | None:

@@ -10,7 +10,17 @@ stream resumes; the pauses are recorded. Results go to benchmarks/results/soak.j
 sample, `complete` false until the end, so a run cut short keeps its numbers) and soak.png (RSS
 and lag over time, restarts marked; matplotlib, if installed: `.venv/bin/pip install -e '.[bench]'`).
 
+A soak longer than the machine stays up can be resumed: with its own broker, the broker's log, the
+worker's data and the run so far (state.json, saved at every sample) live in `--state` (default
+var/soak). `--resume` starts the broker and the worker again from there (recorded as a restart of
+everything: broker and worker were stopped with the machine), counts again every event the input
+topics hold (what was produced after the last sample, up to the stop, is there too), and runs on until
+the run clock, which does not count the time the machine was away, reaches `--hours`. The floor goes
+on with a new seed (new event ids, the same teams and reps), so nothing produced after the stop is a
+duplicate of what came before it.
+
     .venv/bin/python benchmarks/soak.py                      # 4 h, own broker
+    .venv/bin/python benchmarks/soak.py --resume             # on from var/soak after the machine stopped
     .venv/bin/python benchmarks/soak.py --hours 0.25 --restart-minutes 5
 """
 
@@ -18,6 +28,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import shutil
 import signal
 import sys
 import time
@@ -34,20 +46,23 @@ from aiokafka import AIOKafkaProducer  # noqa: E402
 
 from benchmarks.common import (  # noqa: E402
     RESULTS,
+    ROOT,
     Broker,
     bench_env,
     get,
     health,
     memory_kib,
-    new_worker,
     say,
     write_result,
 )
 from benchmarks.stream import steady_config  # noqa: E402
+from streams.kafka.read_to_end import read_to_end  # noqa: E402
 from streams.sim.realtime import generate_realtime  # noqa: E402
 from streams.topics import TOPIC_OF_TYPE, spec_key, topic_name  # noqa: E402
+from tests.integration.workers import Worker  # noqa: E402
 from tests.kpi_compare import parse_metrics  # noqa: E402
 
+SEED = 3  # the first segment's; each resumed segment takes the next
 COUNTED = {"lead.created": "leads_created", "email.sent": "emails_sent"}  # + outbound calls
 
 
@@ -90,11 +105,12 @@ class Truth:
 class Stream:
     """The floor, produced at its own pace until stopped; `paused` holds it at a sample."""
 
-    def __init__(self, bootstrap: str, prefix: str, rate: float, teams: int, reps: int) -> None:
+    def __init__(self, bootstrap: str, prefix: str, rate: float, teams: int, reps: int, seed: int, truth: Truth,
+                 sent: int) -> None:  # fmt: skip
         self.bootstrap, self.prefix = bootstrap, prefix
-        self.config = steady_config(rate, teams, reps)
-        self.truth = Truth()
-        self.sent = 0
+        self.config = steady_config(rate, teams, reps, seed)
+        self.truth = truth
+        self.sent = sent
         self.running = asyncio.Event()
         self.running.set()
         self.producer: AIOKafkaProducer | None = None
@@ -128,47 +144,114 @@ def rss_mib(pid: int) -> float:
     return memory_kib(pid).get("VmRSS", 0) / 1024
 
 
+async def recount(bootstrap: str, prefix: str) -> tuple[Truth, int]:
+    """The count of every event on the input topics, read back (a resumed run: what the machine's stop
+    left there, up to the last event the broker acknowledged), and how many there are."""
+    truth, seen = Truth(), set()
+    for short in sorted(set(TOPIC_OF_TYPE.values())):
+        async for _, records in read_to_end({"bootstrap_servers": bootstrap}, topic_name(prefix, short)):
+            for record in records:
+                event = orjson.loads(record.value or b"")
+                if event["event_id"] not in seen:  # a producer's retry may have written one twice
+                    seen.add(event["event_id"])
+                    truth.add(event)
+    return truth, len(seen)
+
+
+class Run:
+    """What a soak has done so far, saved in `state` at every sample so that `--resume` can go on."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.path = Path(args.state) / "state.json"
+        saved: dict[str, Any] = json.loads(self.path.read_text()) if args.resume else {}
+        self.resumed = bool(saved)
+        self.prefix: str = saved.get("prefix") or f"bench-soak-{uuid4().hex[:8]}."
+        self.ports: list[int] | None = saved.get("ports")
+        self.segment: int = saved.get("segments", 0) + 1 if saved else 1
+        self.sent: int = saved.get("events", 0)
+        self.samples: list[dict[str, Any]] = saved.get("samples", [])
+        self.restarts: list[dict[str, Any]] = saved.get("restarts", [])
+        self.minutes: float = saved.get("minutes_run", 0.0)  # on the run clock: the machine's time away not counted
+        self.next_restart: float = saved.get("next_restart_minute", args.restart_minutes)
+        self.kill: bool = saved.get("kill_next", False)
+        self.stopped_at: float | None = saved.get("saved_at")
+
+    def save(self, stream: Stream) -> None:
+        state = {
+            "prefix": self.prefix, "ports": self.ports, "segments": self.segment,
+            "events": stream.sent, "samples": self.samples, "restarts": self.restarts,
+            "minutes_run": self.minutes, "next_restart_minute": self.next_restart, "kill_next": self.kill,
+            "saved_at": time.time(),
+        }  # fmt: skip
+        self.path.with_suffix(".tmp").write_text(json.dumps(state))
+        self.path.with_suffix(".tmp").replace(self.path)
+
+
+def state_dir(args: argparse.Namespace) -> Path:
+    """The soak's own directory: kept for `--resume`, started afresh otherwise (a broker given by
+    `--bootstrap` keeps its own log, so such a run can resume only on that broker)."""
+    state = Path(args.state)
+    if args.resume:
+        if not (state / "state.json").exists():
+            raise SystemExit(f"nothing to resume: {state / 'state.json'} does not exist")
+    else:
+        shutil.rmtree(state, ignore_errors=True)
+        state.mkdir(parents=True)
+    return state
+
+
 async def soak(args: argparse.Namespace) -> dict[str, Any]:
-    samples: list[dict[str, Any]] = []
-    restarts: list[dict[str, Any]] = []
-    with Broker(args.bootstrap) as broker:
-        prefix = f"bench-soak-{uuid4().hex[:8]}."
-        worker = new_worker("soak", bench_env(broker.bootstrap, prefix))
+    state = state_dir(args)
+    run = Run(args)
+    with Broker(args.bootstrap, None if args.bootstrap else state / "kafka", run.ports) as broker:
+        run.ports = broker.ports
+        worker = Worker(env=bench_env(broker.bootstrap, run.prefix), log_path=state / "worker.log")
+        t0 = time.monotonic()
         worker.start()
-        worker.wait_ready(timeout=180)
-        stream = Stream(broker.bootstrap, prefix, args.rate, args.teams, args.reps)
+        worker.wait_ready(timeout=600)
+        truth = Truth()
+        if run.resumed:  # broker and worker went down with the machine
+            truth, run.sent = await recount(broker.bootstrap, run.prefix)
+            away = (time.time() - run.stopped_at) / 60 if run.stopped_at else None
+            run.restarts.append({"minute": run.minutes, "signal": "machine stopped", "away_minutes": away,
+                                 "ready_after_s": time.monotonic() - t0})  # fmt: skip
+            say(f"soak resumed at {run.minutes:.0f} min after {away or 0:.0f} min away; ready after "
+                f"{run.restarts[-1]['ready_after_s']:.0f} s")  # fmt: skip
+        stream = Stream(broker.bootstrap, run.prefix, args.rate, args.teams, args.reps, SEED + run.segment - 1,
+                        truth, run.sent)  # fmt: skip
         producing = asyncio.ensure_future(stream.run())
-        began = time.monotonic()
-        next_restart = began + args.restart_minutes * 60
-        kill = False
+        began = time.monotonic() - run.minutes * 60  # the run clock goes on from where it stopped
         try:
             while time.monotonic() - began < args.hours * 3600:
-                await asyncio.sleep(max(0.0, began + (len(samples) + 1) * args.every - time.monotonic()))
+                await asyncio.sleep(max(0.0, began + (len(run.samples) + 1) * args.every - time.monotonic()))
                 if producing.done():
                     producing.result()  # raises what stopped the stream
-                if time.monotonic() >= next_restart:
-                    restarts.append(await asyncio.to_thread(restart, worker, kill, began))
-                    kill, next_restart = not kill, next_restart + args.restart_minutes * 60
-                samples.append(await sample(worker, stream, began, args.catch_up_seconds))
-                s = samples[-1]
+                if (time.monotonic() - began) / 60 >= run.next_restart:
+                    run.restarts.append(await asyncio.to_thread(restart, worker, run.kill, began))
+                    run.kill, run.next_restart = not run.kill, run.next_restart + args.restart_minutes
+                run.samples.append(await sample(worker, stream, began, args.catch_up_seconds))
+                s = run.samples[-1]
+                run.minutes = s["minute"]
                 say(f"soak {s['minute']:.0f} min: {stream.sent} events, RSS {s['rss_mib']:.0f} MiB, lag {s['lag']}, "
                     f"equal {s['equal']} (pause {s['pause_s']:.1f} s)")  # fmt: skip
-                # written at every sample: a run cut short (a machine stopped mid-way) still leaves its numbers
-                write_result("soak", "soak: in progress", vars(args), report(args, prefix, stream, samples, restarts))
+                # saved at every sample: a run cut short (a machine stopped mid-way) keeps its numbers and resumes
+                run.save(stream)
+                write_result("soak", "soak: in progress", vars(args), report(args, run, stream))
         finally:
             producing.cancel()
             worker.stop()
-    return {**report(args, prefix, stream, samples, restarts), "complete": True}
+    return {**report(args, run, stream), "complete": True}
 
 
-def report(
-    args: argparse.Namespace, prefix: str, stream: Stream, samples: list[dict[str, Any]], restarts: list[dict[str, Any]]
-) -> dict[str, Any]:
+def report(args: argparse.Namespace, run: Run, stream: Stream) -> dict[str, Any]:
+    samples, restarts = run.samples, run.restarts
     equal = [s["equal"] for s in samples]
     rss = [s["rss_mib"] for s in samples]
     return {
         "complete": False,
-        "prefix": prefix,
+        "prefix": run.prefix,
+        "segments": run.segment,
         "hours": args.hours,
         "minutes_run": samples[-1]["minute"] if samples else 0.0,
         "rate": args.rate,
@@ -236,9 +319,15 @@ def plot(result: dict[str, Any], path: Path) -> str:
     lag_axis = rss_axis.twinx()
     lag_axis.plot(minutes, [s["lag"] for s in result["samples"]], color="tab:orange", alpha=0.5, label="lag")
     lag_axis.set_ylabel("lag (messages)")
+    styles = {"SIGTERM": ("grey", ":"), "SIGKILL": ("grey", "--")}
     for r in result["restarts"]:
-        rss_axis.axvline(r["minute"], color="grey", linestyle=":" if r["signal"] == "SIGTERM" else "--")
-    rss_axis.set_title(f"soak: {result['floor']}, {result['rate']:.0f} ev/s, restarts dotted (TERM) / dashed (KILL)")
+        color, style = styles.get(r["signal"], ("tab:red", "-"))  # the machine stopped: broker and worker
+        rss_axis.axvline(r["minute"], color=color, linestyle=style)
+    rss_axis.set_title(
+        f"soak: {result['floor']}, {result['rate']:.0f} ev/s; worker restarts dotted (TERM) / dashed (KILL), "
+        "machine stops solid red",
+        fontsize=9,
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     return f"plot in {path}"
@@ -254,13 +343,15 @@ def main() -> int:
     parser.add_argument("--every", type=float, default=60.0, help="seconds between samples (default 60)")
     parser.add_argument("--catch-up-seconds", type=float, default=60.0)
     parser.add_argument("--bootstrap", help="a running broker (default: one of our own)")
+    parser.add_argument("--state", default=str(ROOT / "var" / "soak"), help="the soak's own directory (var/soak)")
+    parser.add_argument("--resume", action="store_true", help="go on with the soak saved in --state")
     args = parser.parse_args()
     result = asyncio.run(soak(args))
     note = plot(result, RESULTS / "soak.png")
     rss = result["rss_mib"]
     summary = (
         f"soak: {result['events']} events in {args.hours:g} h at {args.rate:g} ev/s, "
-        f"{len(result['restarts'])} restarts; "
+        f"{len(result['restarts'])} restarts ({result['segments'] - 1} of them the machine stopping); "
         f"KPIs equal at {result['equal_samples']} of {len(result['samples'])} samples; "
         f"RSS first {rss['first']:.0f} / max {rss['max']:.0f} / last {rss['last']:.0f} MiB; {note}"
     )

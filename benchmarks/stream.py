@@ -26,11 +26,11 @@ from streams.sim.realtime import generate_realtime, realtime_config
 from streams.sim.simulator import FloorConfig, generate
 
 
-def steady_config(rate: float, teams: int, reps: int) -> FloorConfig:
+def steady_config(rate: float, teams: int, reps: int, seed: int = 3) -> FloorConfig:
     """A wall-clock floor of `teams` × `reps` producing `rate` events/s on average, no backlog."""
     now = datetime.now(timezone.utc)
     cfg = realtime_config(
-        FloorConfig(start=now, end=now, teams=teams, reps_per_team=reps, backlog_days=0.0, seed=3), rate
+        FloorConfig(start=now, end=now, teams=teams, reps_per_team=reps, backlog_days=0.0, seed=seed), rate
     )
     probe = replace(cfg, start=now, end=now + timedelta(seconds=120))
     measured = sum(1 for _ in generate(probe)) / 120

@@ -67,7 +67,8 @@ class ViewReplica:
         self.following = wanted
         tps = [TopicPartition(self.topic, p) for p in sorted(wanted)]
         consumer.assign(tps)  # a new assignment starts every partition over: re-reading is idempotent
-        await consumer.seek_to_beginning(*tps)
+        if tps:  # none when this worker owns every partition (aiokafka refuses to seek nothing)
+            await consumer.seek_to_beginning(*tps)
         log.info("%s: following partitions %s for the wallboard (new: %s)", self.topic, sorted(wanted), sorted(new))
 
     def apply(self, partition: int, key: bytes, value: bytes | None) -> None:
