@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka import TopicPartition
 from faust.transport.consumer import Consumer
 from faust.transport.producer import ProducerBuffer
 
@@ -75,8 +76,19 @@ async def _commit_offsets(self: Any, offsets: Any, start_new_transaction: bool =
 
 
 async def _perform_seek(self: Any) -> None:
-    """Tells the app's `sought` hook where each partition was sought to (see `gaps.py`)."""
+    """Seeks the stream partitions that have no committed offset to their start, then tells the app's
+    `sought` hook where each partition was sought to (see `gaps.py`).
+
+    Faust drops what it fetched during a rebalance for partitions not yet active, and counts on this
+    seek back to the committed offsets to read it again. aiokafka's `seek_to_committed` leaves a
+    partition with no committed offset where it is, though: the partitions of a worker that died
+    before its first commit lost every message the new owner's consumer had fetched meanwhile (the
+    takeover test in tests/integration/test_crash.py)."""
     await _original_perform_seek(self)
+    read = read_offsets(self)
+    unread = [tp for tp in self.assignment() if not self._is_changelog_tp(tp) and read.get(tp) is None]
+    if unread:
+        await self._thread.seek_to_beginning(*(TopicPartition(tp.topic, tp.partition) for tp in unread))
     hooks = _HOOKS.get(self.app)
     if hooks is not None:
         hooks.sought(read_offsets(self))

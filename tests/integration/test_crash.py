@@ -141,3 +141,31 @@ async def all_committed(bootstrap: str, prefix: str, wait_s: float = 60) -> None
             await asyncio.sleep(1)
     finally:
         await consumer.stop()
+
+
+async def test_a_worker_killed_before_its_first_commit(kafka_bootstrap: str, topic_prefix: str, tmp_path: Path) -> None:
+    """Its partitions move with no committed offset and nothing in their changelogs, so the survivor
+    must read them from their start. Faust's seek back to the committed offsets after a rebalance
+    leaves such a partition wherever a fetch it dropped during the rebalance left it (aiokafka seeks
+    only partitions that have a committed offset): the messages before were lost, and the survivor's
+    lag on them never reached 0. `BROKER_COMMIT_INTERVAL` is Faust's own environment setting."""
+    env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_SESSION_TIMEOUT_SECONDS="6")
+    survivor = Worker(env, tmp_path / "survivor.log").start()
+    doomed = Worker({**env, "BROKER_COMMIT_INTERVAL": "3600"}, tmp_path / "doomed.log")  # it never commits
+    now = datetime.now(timezone.utc)
+    config = FloorConfig(seed=606, teams=3, reps_per_team=5, start=now - timedelta(hours=6), end=now)
+    values = [v for v, _ in distorted(config, duplicate=0.01)]
+    events, half = valid_events(values), len(values) // 2
+    try:
+        await asyncio.to_thread(survivor.wait_ready, 120)
+        doomed.start()
+        await asyncio.to_thread(doomed.wait_ready, 120)
+        await produce_values(values[:half], kafka_bootstrap, topic_prefix)
+        await asyncio.to_thread(converge, [survivor, doomed], valid_events(values[:half]))  # each did its share
+        doomed.kill()
+        # the rest arrives while the survivor takes the partitions over (the session timeout, the recovery)
+        await produce_steadily(values[half:], kafka_bootstrap, topic_prefix, rate=len(values[half:]) / 15)
+        await asyncio.to_thread(converge, [survivor], events, timeout=120)
+    finally:
+        survivor.stop()
+        doomed.stop()
