@@ -31,7 +31,8 @@ test: setup
 	bash deploy/setup-system.sh
 	bash deploy/helm/install-helm.sh
 	bash deploy/kafka/kafka.sh fetch
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist worksteal -m "not timing"
+	$(BIN)/pytest -m timing
 
 test-unit: setup
 	$(BIN)/pytest tests/unit

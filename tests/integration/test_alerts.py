@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.integration.floor import produce_values, read_topic
@@ -80,6 +81,7 @@ def breach_counter(text: str, team: str, threshold: int) -> float:
     )
 
 
+@pytest.mark.timing  # within 5 s of the deadline
 async def test_one_alert_per_threshold_in_time_and_none_for_answered_leads(
     kafka_bootstrap: str, topic_prefix: str, tmp_path: Path
 ) -> None:

@@ -12,11 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 from playwright.async_api import async_playwright
 
 from tests.integration.floor import produce_values, read_topic
 from tests.integration.test_wallboard import BANNER_LOG, CHROMIUM, CHROMIUM_ARGS, shows
 from tests.integration.workers import Worker, worker_env
+
+pytestmark = pytest.mark.timing  # each goal on the board within 2 s
 
 TOKEN = "0123456789abcdef" * 3  # noqa: S105 - the test's own token
 TEAM = "team-gold"

@@ -29,6 +29,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
+import pytest
 from playwright.async_api import Browser, Page, async_playwright
 
 from streams.audit import reference
@@ -54,6 +55,8 @@ from tests.integration.wallboard_pages import (
     parse_local,
 )
 from tests.integration.workers import REPO_ROOT, Worker, worker_env
+
+pytestmark = pytest.mark.timing  # the board's update and banner budgets
 
 CHROMIUM = os.environ.get("SALESFLOOR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -135,8 +138,10 @@ def assert_duration(shown: dict[str, str], kpi: str, want: float | None, drift: 
 
 def business_zone(now: datetime) -> str:
     """A zone whose day is at least 5 hours old now, so `today` holds a real floor whenever the test
-    runs (just after midnight UTC a UTC day had 37 events): UTC, or UTC-6 in the small hours."""
-    return "UTC" if now.hour >= 5 else "Etc/GMT+6"
+    runs (just after midnight UTC a UTC day had 37 events), and at least an hour from its end, so it
+    does not turn while the test runs (at 23:59 UTC the board went back to an empty day): UTC, or
+    UTC-6 (16:00 to 22:59 there) from 22:00 to 04:59 UTC."""
+    return "UTC" if 5 <= now.hour < 22 else "Etc/GMT+6"
 
 
 def small_floor(now: datetime, zone: str) -> list[dict[str, Any]]:
