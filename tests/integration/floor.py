@@ -22,6 +22,14 @@ from tests.integration.workers import Worker
 from tests.kpi_compare import differences, parse_metrics
 
 
+def business_zone(now: datetime) -> str:
+    """A zone whose day is at least 5 hours old now, so `today` holds a real floor whenever the test
+    runs (just after midnight UTC a UTC day had 37 events), and at least an hour from its end, so it
+    does not turn while the test runs (at 23:59 UTC the board went back to an empty day): UTC, or
+    UTC-6 (16:00 to 22:59 there) from 22:00 to 04:59 UTC."""
+    return "UTC" if 5 <= now.hour < 22 else "Etc/GMT+6"
+
+
 def distorted(config: FloorConfig, **shares: float) -> list[tuple[bytes, str]]:
     """Arrival-ordered raw values with their labels (valid, malformed, late, duplicate...)."""
     return [(value, label) for value, label in distort_labeled(generate(config), seed=config.seed, **shares)]

@@ -12,7 +12,7 @@ from typing import Any
 
 from agents.kpis.model import ALL
 from streams.sim.simulator import FloorConfig
-from tests.integration.floor import converge, distorted, produce_values, valid_events
+from tests.integration.floor import business_zone, converge, distorted, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
 from tests.kpi_compare import Key, key, parse_metrics
 
@@ -78,13 +78,14 @@ async def test_either_workers_board_shows_every_team(kafka_bootstrap: str, topic
     )
     values = [v for v, _ in distorted(config, shuffle=0.05, duplicate=0.01, malformed=0.0)]
     events = valid_events(values)
-    env = worker_env(kafka_bootstrap, topic_prefix)
+    zone = business_zone(now)  # a day some hours old: the boards' `today` holds every team
+    env = worker_env(kafka_bootstrap, topic_prefix, SALESFLOOR_TIMEZONE=zone)
     workers = [Worker(env, tmp_path / f"w{n}.log").start() for n in range(2)]
     try:
         for worker in workers:
             await asyncio.to_thread(worker.wait_ready, 120)
         await produce_values(values, kafka_bootstrap, topic_prefix)
-        union = converge(workers, events, timeout=180)
+        union = converge(workers, events, tz=zone, timeout=180)
         teams = sorted({dict(labels)["team"] for _, labels in union} - {ALL})
         assert len(teams) == 4
         owners = [{dict(labels)["team"] for _, labels in worker_keys(worker)} for worker in workers]

@@ -35,7 +35,7 @@ from playwright.async_api import Browser, Page, async_playwright
 from streams.audit import reference
 from streams.audit.facts import key
 from streams.sim.simulator import FloorConfig, generate
-from tests.integration.floor import converge, produce_values, valid_events
+from tests.integration.floor import business_zone, converge, produce_values, valid_events
 from tests.integration.wallboard_pages import (
     CHART,
     CLIPPED,
@@ -134,14 +134,6 @@ def assert_duration(shown: dict[str, str], kpi: str, want: float | None, drift: 
 
 
 # ---- the floor -----------------------------------------------------------------------------------------
-
-
-def business_zone(now: datetime) -> str:
-    """A zone whose day is at least 5 hours old now, so `today` holds a real floor whenever the test
-    runs (just after midnight UTC a UTC day had 37 events), and at least an hour from its end, so it
-    does not turn while the test runs (at 23:59 UTC the board went back to an empty day): UTC, or
-    UTC-6 (16:00 to 22:59 there) from 22:00 to 04:59 UTC."""
-    return "UTC" if 5 <= now.hour < 22 else "Etc/GMT+6"
 
 
 def small_floor(now: datetime, zone: str) -> list[dict[str, Any]]:
