@@ -1,4 +1,4 @@
-"""A small fix to how Faust's producer buffer flushes, applied once when the app is built.
+"""Small fixes to Faust's producer buffer and its seek after a rebalance, applied once when the app is built.
 
 faust-streaming 0.15.3's `ProducerBuffer.flush()` returns while a message taken off its queue is still
 being handed to the Kafka client, and gives up after 0.1 s without progress. The consumer flushes
@@ -11,7 +11,8 @@ It also gives an app two hooks (`set_hooks`): one that runs before every offset 
 worker writes its buffered table state (see `buffered.py`); when it returns False (a rebalance is under
 way) the commit is skipped, as Faust skips one for revoked partitions. And one that Faust calls after
 seeking its partitions back to their committed offsets, with where they are, so the agents notice a
-message Faust skipped (see `gaps.py`).
+message Faust skipped (see `gaps.py`). Before that hook, a stream partition with no committed offset
+is sought to its start (`_perform_seek`).
 """
 
 from __future__ import annotations
