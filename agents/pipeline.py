@@ -21,6 +21,7 @@ from agents.aggregates.replica import ViewReplica
 from agents.aggregates.stage import AggregateStage
 from agents.aggregates.view import AggregateView
 from agents.alerts.notify import follow_alerts
+from agents.entities.shipping import ShipSchedule, events_waiting
 from agents.entities.stage import EntityStage, chunks
 from agents.export.exposition import KpiCollector
 from agents.export.health import LagCollector, consumer_lag
@@ -90,6 +91,7 @@ class Pipeline:
         changelog, owned = self.aggregates.changelog_topic.get_topic_name(), self.settled_aggregate_partitions
         self.follower = ViewReplica(s.aiokafka_kwargs(), changelog, s.partitions, owned=owned)
         self._ingesting: asyncio.Future[None] | None = None
+        self.shipping = ShipSchedule(lambda: events_waiting(self.lag(), entity_name))
         self.entities.on_recover(self._rebuild_partials)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
@@ -157,7 +159,9 @@ class Pipeline:
         self.entity_stage.rebuild(self._entity_partitions())
 
     async def _ship(self) -> None:
-        """Send each changed partial bucket to its team/rep's aggregate partition, in few messages."""
+        """Send each changed partial bucket to its team/rep's aggregate partition, in few messages (ShipSchedule)."""
+        if not self.shipping.due():
+            return
         self._advance_minutes()
         assigned = self._entity_partitions()
         for target, snapshots in self.entity_stage.outgoing(assigned, self.settings.partitions).items():

@@ -35,6 +35,7 @@ from agents.entities.state import ages_out, compact, routes  # noqa: E402
 from agents.ingest import ROUTE_CHUNK  # noqa: E402
 from agents.kpis import kpis_for  # noqa: E402
 from agents.kpis.windows import now_us  # noqa: E402
+from agents.runtime import tune_garbage_collector  # noqa: E402
 from benchmarks.common import say, write_result  # noqa: E402
 from benchmarks.load import floor_config  # noqa: E402
 from streams.errors import InvalidEvent  # noqa: E402
@@ -127,6 +128,7 @@ def main() -> int:
     say(f"engine: generating {args.events:,} events of a 10 × 100-rep floor")
     values = [orjson.dumps(e) for e in generate(floor_config(args.events))]
     engine = Engine(load_settings().partitions)
+    tune_garbage_collector()  # as the worker does
     profiler = cProfile.Profile() if args.profile else None
     started = time.monotonic()
     if profiler is not None:

@@ -108,6 +108,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     from agents.pipeline import Pipeline
+    from agents.runtime import tune_garbage_collector
     from streams.app import create_app
     from streams.topics import ensure_topics
 
@@ -134,6 +135,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     if created:
         logging.getLogger("salesfloor").warning("created topics %s", ", ".join(created))
     pipeline = Pipeline(settings, create_app(settings))
+    tune_garbage_collector()
     worker = faust.Worker(pipeline.app, loglevel=args.loglevel.upper(), quiet=True)
     try:
         worker.execute_from_commandline()
