@@ -65,7 +65,7 @@ class Pipeline:
         self.aggregate_topic = faust_topic(app, s, "aggregates")
         self.entity_state = entity_table(app, s)
         self.aggregate_state = aggregate_table(
-            app, s, on_restored=self.view.apply, on_changelog_event=lambda event: self.aggregate_stage.restored(event)
+            app, s, self.view, on_changelog_event=lambda event: self.aggregate_stage.restored(event)
         )
         self.entities, self.aggregates = self.entity_state.table, self.aggregate_state.table
         self.gate = RebalanceGate()

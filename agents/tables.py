@@ -9,6 +9,7 @@ from typing import Any
 import faust
 import orjson
 
+from agents.aggregates.view import AggregateView
 from agents.entities.stage import entity_key_partition
 from agents.routing import aggregate_key_partition
 from streams.kafka.buffered import BufferedTable
@@ -33,11 +34,12 @@ def entity_table(app: faust.App, s: Settings) -> BufferedTable:
 def aggregate_table(
     app: faust.App,
     s: Settings,
+    view: AggregateView,
     *,
-    on_restored: Callable[[int, str, Any], None],
     on_changelog_event: Callable[[Any], Awaitable[None]],
 ) -> BufferedTable:
-    """Per team/rep aggregates in their key's partition, as JSON; restores feed the view and the stage."""
+    """Per team/rep aggregates in their key's partition, as JSON; restores feed the view and the stage, and the
+    view forgets the partitions the store drops."""
     return buffered_table(
         app,
         "aggregates",
@@ -46,6 +48,7 @@ def aggregate_table(
         decode=orjson.loads,
         encode=orjson.dumps,
         consumer_kwargs=s.aiokafka_kwargs(),
-        on_restored=on_restored,
+        on_restored=view.apply,
+        on_dropped=view.drop,
         on_changelog_event=on_changelog_event,
     )

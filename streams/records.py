@@ -187,7 +187,7 @@ class _Fields:
             raise InvalidEvent("bad_id", f"{name} must be 1-{max_len} characters, got {len(value)}")
         if value[0] == "_":
             raise InvalidEvent("bad_id", f"{name} must not start with '_' (reserved for aggregates)")
-        if _CONTROL.search(value):
+        if not value.isprintable() and _CONTROL.search(value):  # printable: no control character (C first)
             raise InvalidEvent("bad_id", f"{name} contains a control character")
         return value
 

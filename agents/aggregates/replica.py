@@ -76,7 +76,4 @@ class ViewReplica:
 
     def drop(self, partitions: set[int]) -> None:
         """Forget partitions this worker now owns (its own view has them)."""
-        view = self.view
-        for key in [k for k, p in view.partition_of.items() if p in partitions]:
-            view.buckets.pop(key, None)
-            del view.partition_of[key]
+        self.view.drop(partitions)

@@ -65,6 +65,16 @@ class AggregateView:
             merged.update((name, value) for name, value in merge(record).items() if name.startswith(OLDEST_AWAITING))
         self.puts[key] = self.puts.get(key, 0) + 1
 
+    def drop(self, partitions: set[int]) -> None:
+        """Forget the team/reps of these partitions: no longer owned here, or about to be restored. A merged
+        bucket moves by each source's change (`change`), so one kept from an earlier ownership of the
+        partition would count again what its restore and replay bring back (seen: every KPI of a partition
+        doubled after it moved away and back while its changelog lacked keys not yet flushed)."""
+        for key in [k for k, p in self.partition_of.items() if p in partitions]:
+            self.buckets.pop(key, None)
+            del self.partition_of[key]
+            self.puts[key] = self.puts.get(key, 0) + 1  # what readers derived from it is out of date
+
     def apply(self, partition: int, table_key: str, record: Mapping[str, Any] | None) -> None:
         """One record of the aggregates table (`team SEP rep SEP bucket`); None, a tombstone, deletes it."""
         team, rep, bucket = table_key.split(SEP)

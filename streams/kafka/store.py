@@ -39,6 +39,7 @@ class BulkRestoredStore(Store[Any, Any]):
     partition_of: Callable[[str], int]
     decode_value: Callable[[bytes], Any]
     on_restored: Callable[[int, str, Any], None] | None
+    on_dropped: Callable[[set[int]], None] | None  # partitions whose keys were dropped or are about to be restored
     consumer_kwargs: dict[str, Any]
     dirty: Callable[[], Any]
     restored: dict[int, int | None]  # partition -> last changelog offset read in bulk
@@ -53,11 +54,13 @@ class BulkRestoredStore(Store[Any, Any]):
         consumer_kwargs: dict[str, Any],
         dirty: Callable[[], Any],
         on_restored: Callable[[int, str, Any], None] | None = None,
+        on_dropped: Callable[[set[int]], None] | None = None,
     ) -> BulkRestoredStore:
         store = cls(url="memory://", app=table.app, table=table)
         store.partition_of = partition_of
         store.decode_value = decode_value
         store.on_restored = on_restored
+        store.on_dropped = on_dropped
         store.consumer_kwargs = consumer_kwargs
         store.dirty = dirty
         store.restored = {}
@@ -84,6 +87,8 @@ class BulkRestoredStore(Store[Any, Any]):
             for partition in gone:
                 del self.restored[partition]
             log.info("%s: dropped %d keys of partitions %s, now owned elsewhere", topic, len(dropped), sorted(gone))
+        if (gone or new) and self.on_dropped is not None:
+            self.on_dropped(gone | set(new))  # what was derived from them goes too: the restore brings it back
         if new:
             await self._restore(topic, new)
 

@@ -22,6 +22,7 @@ def buffered_table(
     encode: Callable[[Any], bytes],
     consumer_kwargs: dict[str, Any],
     on_restored: Callable[[int, str, Any], None] | None = None,
+    on_dropped: Callable[[set[int]], None] | None = None,
     **table_options: Any,
 ) -> BufferedTable:
     table = app.Table(name, partitions=partitions, key_type=str, **table_options)
@@ -34,6 +35,7 @@ def buffered_table(
         consumer_kwargs=consumer_kwargs,
         dirty=lambda: buffered.dirty,
         on_restored=on_restored,
+        on_dropped=on_dropped,
     )
     buffered = BufferedTable(table, encode=encode, owned=lambda: set(store.restored))
     return buffered

@@ -4,8 +4,9 @@ KPIs must be with the reference computation."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -28,6 +29,27 @@ def business_zone(now: datetime) -> str:
     does not turn while the test runs (at 23:59 UTC the board went back to an empty day): UTC, or
     UTC-6 (16:00 to 22:59 there) from 22:00 to 04:59 UTC."""
     return "UTC" if 5 <= now.hour < 22 else "Etc/GMT+6"
+
+
+def busy_start(now: datetime, hours: float = 24, tz: str = "UTC") -> datetime:
+    """The start of a floor that ends now and holds at least a weekday's business hours (10 hours of
+    08:00-18:00 local, Monday to Friday, the simulator's busy time): `hours` back, or whole days further.
+    On a Monday morning the last 24 hours were a Sunday, and the busy-day tests had a fifth of their floor."""
+    zone, start = ZoneInfo(tz), now - timedelta(hours=hours)
+    while _weekday_business_hours(start, now, zone) < 10:
+        start -= timedelta(days=1)
+    return start
+
+
+def _weekday_business_hours(start: datetime, end: datetime, zone: ZoneInfo) -> int:
+    hour, count = start.replace(minute=0, second=0, microsecond=0), 0
+    if hour < start:
+        hour += timedelta(hours=1)  # the whole hours from the start on
+    while hour < end:
+        local = hour.astimezone(zone)
+        count += local.weekday() < 5 and 8 <= local.hour < 18
+        hour += timedelta(hours=1)
+    return count
 
 
 def distorted(config: FloorConfig, **shares: float) -> list[tuple[bytes, str]]:

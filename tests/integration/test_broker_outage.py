@@ -27,7 +27,7 @@ from streams.sim.produce import ProduceStats, produce
 from streams.sim.simulator import FloorConfig
 from streams.topics import INPUT_TOPICS
 from tests.integration.brokers import dedicated_broker
-from tests.integration.floor import converge, distorted, valid_events
+from tests.integration.floor import busy_start, converge, distorted, valid_events
 from tests.integration.workers import Worker, worker_env
 
 PREFIX = "outage."
@@ -83,7 +83,7 @@ async def test_worker_and_producer_ride_out_a_broker_outage(tmp_path: Path) -> N
         reps_per_team=4,
         intensity=2.0,
         lead_rate=8,
-        start=now - timedelta(hours=24),
+        start=busy_start(now),
         end=now - timedelta(seconds=1),
     )
     values = [v for v, _ in distorted(config, shuffle=0.03)]

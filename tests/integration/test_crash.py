@@ -14,7 +14,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from streams.settings import load_settings
 from streams.sim.produce import produce
 from streams.sim.simulator import FloorConfig
-from tests.integration.floor import converge, distorted, produce_values, valid_events
+from tests.integration.floor import busy_start, converge, distorted, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
 
 
@@ -26,7 +26,7 @@ def busy_day(seed: int) -> list[bytes]:
         reps_per_team=10,
         intensity=6,
         lead_rate=18,
-        start=now - timedelta(hours=24),
+        start=busy_start(now),
         end=now - timedelta(seconds=1),
     )
     return [v for v, _ in distorted(config, shuffle=0.05, duplicate=0.01, malformed=0.002)]

@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from agents.routing import SEP, aggregate_partition
 from streams.audit import reference
 from streams.sim.simulator import FloorConfig
-from tests.integration.floor import converge, distorted, produce_values, valid_events
+from tests.integration.floor import busy_start, converge, distorted, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
 from tests.kpi_compare import differences, key, parse_metrics
 
@@ -34,7 +34,7 @@ def day_config(seed: int, tz: str = "UTC") -> FloorConfig:
         intensity=3.5,
         lead_rate=12,
         tz=tz,
-        start=now - timedelta(hours=24),
+        start=busy_start(now, tz=tz),
         end=now - timedelta(seconds=1),
     )
 

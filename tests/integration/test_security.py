@@ -19,7 +19,7 @@ from streams.settings import load_settings
 from streams.sim.produce import produce
 from streams.sim.simulator import FloorConfig
 from tests.integration.brokers import DedicatedBroker, TlsMaterial, dedicated_broker, make_tls
-from tests.integration.floor import converge, distorted, valid_events
+from tests.integration.floor import busy_start, converge, distorted, valid_events
 from tests.integration.workers import Worker, worker_env
 
 PREFIX = "secure."
@@ -107,7 +107,7 @@ async def test_worker_over_sasl_ssl_scram(tmp_path: Path) -> None:
         reps_per_team=4,
         intensity=1.0,
         lead_rate=10,
-        start=now - timedelta(hours=24),
+        start=busy_start(now),
         end=now - timedelta(seconds=1),
     )
     values = [v for v, _ in distorted(config, shuffle=0.05, duplicate=0.01)]

@@ -160,6 +160,12 @@ def test_malformed_bytes(raw: bytes, reason: str) -> None:
     assert reject(None, raw).reason == reason
 
 
+@pytest.mark.parametrize("ident", ["rep\u00a0nord", "rep\u2028x", "r\u200be", "łódź-ünïcode", "a b"])
+def test_ids_with_unprintable_but_not_control_characters_are_accepted(ident: str) -> None:
+    """Only control characters (Unicode Cc) make an id bad; `str.isprintable` is just the fast accept."""
+    assert decode_event(orjson.dumps(event("lead.created", rep_id=ident))).rep_id == ident
+
+
 def test_unknown_extra_fields_are_ignored() -> None:
     record = decode_event(orjson.dumps(event("lead.created", extra={"nested": [1, 2]}, colour="red")))
     assert isinstance(record, LeadCreated)

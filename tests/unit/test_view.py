@@ -57,3 +57,42 @@ def test_a_changed_bucket_is_a_new_dict() -> None:
     stage.apply(0, 1, {"s": [[0, 2, "team-a", "_all", "t2026-12-01+15", {"co@900": 2}]]})
     after = view.buckets[("team-a", "_all")]["t2026-12-01+15"]
     assert after is not before and before == {"co@900": 1} and after == {"co@900": 2}
+
+
+def test_a_partition_that_moves_away_and_back_is_merged_once() -> None:
+    """The store drops a revoked partition's keys and restores them from the changelog when it comes back;
+    the view forgets it at both (`AggregateView.drop`, the store's `on_dropped`). A merged bucket kept from
+    the first ownership was moved by each replayed snapshot on top of itself: every KPI of the partition
+    doubled when its changelog lacked keys the first owner had not flushed yet (test_crash's two-then-three
+    workers, once)."""
+    table, view = MemoryTable(), AggregateView()
+    stage = AggregateStage(table, view, foreign=lambda *_: None)
+    snapshots = [[0, 5, "team-a", "rep-1", "d2026-12-01", {"calls_outbound": 3}],
+                 [1, 9, "team-a", "rep-1", "d2026-12-01", {"calls_outbound": 4}],
+                 [0, 5, "team-a", "rep-2", "d2026-12-01", {"emails_sent": 2}]]  # fmt: skip
+    stage.apply(2, 0, {"s": snapshots})
+    flushed = {k: v for k, v in table.data.items() if "rep-1" in k}  # rep-2's record never reached the changelog
+    table.data.clear()  # partition 2 moves to another worker: the store drops its keys...
+    view.drop({2})  # ...and tells the view
+    assert view.buckets == {} and view.partition_of == {}
+    view.drop({2})  # back here: the store is about to restore it
+    for key, record in flushed.items():  # the restore
+        table.data[key] = record
+        view.apply(2, key, record)
+    stage.apply(2, 0, {"s": snapshots})  # the aggregate topic replayed from the committed offset
+    stage.apply(2, 1, {"s": [[1, 10, "team-a", "rep-2", "d2026-12-01", {"emails_sent": 1}]]})
+    assert view.buckets[("team-a", "rep-1")]["d2026-12-01"] == {"calls_outbound": 7}
+    assert view.buckets[("team-a", "rep-2")]["d2026-12-01"] == {"emails_sent": 3}
+    for table_key, record in table.data.items():
+        team, rep, bucket = table_key.split(SEP)
+        assert view.buckets[(team, rep)][bucket] == merge(record)
+
+
+def test_drop_forgets_only_the_given_partitions_and_readers_see_a_change() -> None:
+    view = AggregateView()
+    view.apply(1, SEP.join(("team-a", "rep-1", "d2026-12-01")), {"0": [1, {"calls_outbound": 1}]})
+    view.apply(3, SEP.join(("team-b", "rep-2", "d2026-12-01")), {"0": [1, {"calls_outbound": 2}]})
+    before = view.version(("team-a", "rep-1"))
+    view.drop({1, 2})
+    assert list(view.buckets) == [("team-b", "rep-2")] and view.partition_of == {("team-b", "rep-2"): 3}
+    assert view.version(("team-a", "rep-1")) != before

@@ -1,0 +1,55 @@
+"""BulkRestoredStore's rebalance: the keys of partitions gone elsewhere are dropped, new ones restored, and
+`on_dropped` hears of both (the aggregate view forgets what it derived from them)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from faust.types import TP
+
+from streams.app import create_app
+from streams.kafka.store import BulkRestoredStore
+from streams.kafka.tables import buffered_table
+from streams.settings import load_settings
+
+
+@pytest.fixture
+def app() -> Iterator[Any]:
+    yield create_app(load_settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="store."))
+
+
+async def test_dropped_and_newly_assigned_partitions_reach_on_dropped(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dropped: list[set[int]] = []
+    table = buffered_table(
+        app,
+        "aggregates",
+        partitions=4,
+        partition_of=lambda key: int(key[0]),
+        decode=bytes,
+        encode=bytes,
+        consumer_kwargs={},
+        on_dropped=dropped.append,
+    )
+    store = table.table.data
+    assert isinstance(store, BulkRestoredStore)
+    changelog = table.table.changelog_topic.get_topic_name()
+    store.restored = {0: 5, 2: 7}  # owned: partitions 0 and 2
+    table.data.update({"0-a": b"1", "2-b": b"2", "2-c": b"3"})
+    restoring: list[list[int]] = []
+
+    async def restore(topic: str, partitions: list[int]) -> None:
+        assert dropped == [{2, 3}]  # the view forgets before the restore feeds it
+        restoring.append(partitions)
+        store.restored.update(dict.fromkeys(partitions))
+
+    monkeypatch.setattr(store, "_restore", restore)
+    monkeypatch.setattr(app.assignor, "assigned_actives", lambda: {TP(changelog, 0), TP(changelog, 3)})
+    await store.on_rebalance(set(), set(), set())
+    assert dropped == [{2, 3}] and restoring == [[3]]
+    assert table.data == {"0-a": b"1"}
+    await store.on_rebalance(set(), set(), set())  # nothing moved: nothing forgotten
+    assert dropped == [{2, 3}]
