@@ -14,6 +14,11 @@ from aiokafka.structs import ConsumerRecord
 from streams.kafka.internals import refresh_metadata
 
 H = TypeVar("H", bound=Hashable)
+# A broker answers one connection's requests in order, and once partitions are assigned the consumer keeps a
+# fetch waiting there (aiokafka's default fetch_max_wait_ms is 500): every offset request behind it waited that
+# long, so reading an empty changelog took 1.5 s (two restores at every start and rebalance). The read asks for
+# its offsets before assigning, and its fetches wait at most this long.
+READ_FETCH_WAIT_MS = 50
 
 
 async def read_to_end(
@@ -32,6 +37,7 @@ async def read_to_end(
 
     `check_start(partition, log start offset)` is called before the read and again after it (it may raise):
     a log start that moved means records were deleted under the reader."""
+    options = {"fetch_max_wait_ms": READ_FETCH_WAIT_MS, **options}
     consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False, auto_offset_reset="earliest", **options)
     await consumer.start()
     try:
@@ -44,16 +50,16 @@ async def read_to_end(
         tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:
             return
+        if check_start is not None:  # offsets first: see READ_FETCH_WAIT_MS
+            for tp, first in (await consumer.beginning_offsets(tps)).items():
+                check_start(tp.partition, first)
+        ends = {tp: end[tp.partition] for tp in tps} if end is not None else await consumer.end_offsets(tps)
         consumer.assign(tps)
         if start is None:
             await consumer.seek_to_beginning(*tps)
         else:
             for tp in tps:
                 consumer.seek(tp, start[tp.partition])
-        if check_start is not None:
-            for tp, first in (await consumer.beginning_offsets(tps)).items():
-                check_start(tp.partition, first)
-        ends = {tp: end[tp.partition] for tp in tps} if end is not None else await consumer.end_offsets(tps)
         remaining = {tp for tp in tps if await consumer.position(tp) < ends[tp]}
         while remaining:
             batches = await consumer.getmany(*remaining, timeout_ms=1000, max_records=max_records)
