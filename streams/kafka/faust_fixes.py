@@ -13,10 +13,6 @@ way) the commit is skipped, as Faust skips one for revoked partitions. And one t
 seeking its partitions back to their committed offsets, with where they are, so the agents notice a
 message Faust skipped (see `gaps.py`). Before that hook, a stream partition with no committed offset
 is sought to its start (`_perform_seek`).
-
-And Faust's own consumer long-polls its fetches for at most WORKER_FETCH_WAIT_MS instead of the 1,500 ms
-Faust hard-codes: a broker answers one connection's requests in order, so every request queued behind a
-waiting fetch (the recovery's highwater query, an offset commit) waited for it; a restart spent 1.5 s there.
 """
 
 from __future__ import annotations
@@ -29,7 +25,6 @@ from typing import Any
 
 from aiokafka import TopicPartition
 from faust.transport.consumer import Consumer
-from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
 
 from streams.kafka.internals import read_offsets
@@ -52,14 +47,6 @@ def set_hooks(app: Any, hooks: Hooks) -> None:
 _original_send_pending = ProducerBuffer._send_pending  # noqa: SLF001 - the method the patch wraps
 _original_commit_offsets = Consumer._commit_offsets  # noqa: SLF001 - the method the patch wraps
 _original_perform_seek = Consumer.perform_seek
-_original_create_worker_consumer = AIOKafkaConsumerThread._create_worker_consumer  # noqa: SLF001 - wrapped
-WORKER_FETCH_WAIT_MS = 100  # data still comes back at once: the fetch waits only while there is none
-
-
-def _create_worker_consumer(self: Any, transport: Any) -> Any:
-    consumer = _original_create_worker_consumer(self, transport)
-    consumer._fetch_max_wait_ms = WORKER_FETCH_WAIT_MS  # noqa: SLF001 - read by its fetcher at start()
-    return consumer
 
 
 async def _send_pending(self: Any, fut: Any) -> None:
@@ -119,4 +106,3 @@ def install() -> None:
         ProducerBuffer.flush = _flush  # type: ignore[method-assign]
         Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]  # noqa: SLF001 - the patch
         Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
-        AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]  # noqa: SLF001

@@ -51,18 +51,6 @@ def test_faust_methods_the_fixes_wrap() -> None:
         assert original.__module__.startswith("faust."), original  # Faust's own, kept before patching
     assert "_read_offset" in inspect.getsource(faust_fixes._original_perform_seek)
     assert "message_sent" in inspect.getsource(ProducerBuffer)  # the event the fixed flush waits on
-    create = inspect.getsource(faust_fixes._original_create_worker_consumer)
-    assert (
-        faust_fixes._original_create_worker_consumer.__module__.startswith("faust.") and "fetch_max_wait_ms" in create
-    )
-
-
-async def test_faust_worker_consumer_fetches_wait_briefly(app: object) -> None:
-    """Faust hard-codes a 1.5 s long-poll; requests queued behind it on the connection waited as long."""
-    thread = app.consumer._thread  # type: ignore[attr-defined]
-    consumer = thread._create_worker_consumer(app.transport)  # type: ignore[attr-defined]
-    assert consumer._fetch_max_wait_ms == faust_fixes.WORKER_FETCH_WAIT_MS
-    assert "fetch_max_wait_ms=self._fetch_max_wait_ms" in inspect.getsource(AIOKafkaConsumer.start)
 
 
 async def test_aiokafka_private_attributes() -> None:
