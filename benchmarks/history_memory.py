@@ -46,7 +46,7 @@ def one_day(teams: int, reps: int) -> dict[tuple[str, str, str], dict[int, list[
     now = datetime(2026, 11, 30, 20, tzinfo=timezone.utc)
     config = FloorConfig(seed=1, teams=teams, reps_per_team=reps, start=now - timedelta(hours=14), end=now, tz="UTC")
     stage = EntityStage(MemoryTable(), kpis_for(ZoneInfo("UTC"), 300_000_000), on_duplicate=lambda t: None,
-                        watch=lambda p, k, e: None, foreign=lambda p, o, v: None)  # fmt: skip
+                        watch=lambda p, k, e, b: None, foreign=lambda p, o, v: None)  # fmt: skip
     routed: dict[int, list[Any]] = {}
     events = 0
     for raw in generate(config):

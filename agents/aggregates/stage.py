@@ -16,6 +16,7 @@ from streams.kafka.buffered import StateTable
 log = logging.getLogger(__name__)
 
 AggregateRecord = dict[str, list[Any]]  # entity partition (text) -> [version, fields]
+SOURCE_NAMES = tuple(str(partition) for partition in range(256))  # one string each, not one per record
 
 
 class AggregateStage:
@@ -39,7 +40,7 @@ class AggregateStage:
         for source_partition, version, team, rep, bucket, fields in snapshots:
             table_key = SEP.join((team, rep, bucket))
             record: AggregateRecord = data.get(table_key) or {}
-            source = str(source_partition)
+            source = SOURCE_NAMES[source_partition] if source_partition < len(SOURCE_NAMES) else str(source_partition)
             current = record.get(source)
             if current is not None and current[0] > version:
                 continue

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from sys import intern
 from typing import Any
 
 from agents.kpis.response import OLDEST_AWAITING
@@ -20,7 +21,7 @@ class AggregateView:
     def put(self, partition: int, team: str, rep: str, bucket: str, record: Mapping[str, Any]) -> None:
         key = (team, rep)
         self.partition_of[key] = partition
-        self.buckets.setdefault(key, {})[bucket] = merge(record)
+        self.buckets.setdefault(key, {})[intern(bucket)] = merge(record)
         self.puts[key] = self.puts.get(key, 0) + 1
 
     def change(

@@ -46,6 +46,16 @@ def waiting_since(events: list[CompactEvent]) -> int | None:
     return created["a"]
 
 
+def newly_waiting(events: list[CompactEvent], before: list[CompactEvent] | None) -> int | None:
+    """The creation time to schedule a lead's deadlines at when its events went from `before` (None: the
+    lead is new here, or being rebuilt) to `events`: once per lead, again only if an earlier
+    `lead.created` moved its creation time. A lead never waits again once answered."""
+    created = waiting_since(events)
+    if created is None or (before is not None and waiting_since(before) == created):
+        return None
+    return created
+
+
 def lead_team(events: list[CompactEvent]) -> str:
     """The team of a lead's `lead.created` (its earliest; the lead is known to have one)."""
     created = earliest(e for e in events if e["y"] == "lead.created")
@@ -105,12 +115,12 @@ class Deadlines:
 
     A lead waits in one queue at a time, that of its next threshold, as `(created µs, lead key)`: within
     a queue creation order is due order, and the creation time is the int its lead's events already
-    hold. Popping a threshold queues the lead for the next one."""
+    hold. Popping a threshold queues the lead for the next one. Each `watch` schedules: the alert stage
+    watches a lead once (`newly_waiting`), so no set of watched leads grows here with every lead seen."""
 
     schedules: dict[tuple[int, ...], list[_Queue]] = field(default_factory=dict)  # sorted thresholds
     retries: dict[int, _Queue] = field(default_factory=dict)  # threshold -> alerts to send again
     queues: list[_Queue] = field(default_factory=list)
-    watched: set[str] = field(default_factory=set)
     # Leads of teams with a calendar, put off to their due time on the SLA clock: (due µs, threshold,
     # created µs, lead key). A wait on the SLA clock is never shorter than on the wall clock, so every lead
     # first falls due on the wall clock's queues above and is put off here when its calendar says so.
@@ -127,10 +137,7 @@ class Deadlines:
         heapq.heapify(self.later)
 
     def watch(self, lead_key: str, created_us: int, thresholds: Iterable[int], oldest_due_us: int) -> None:
-        """Schedule a lead's thresholds once; breaches older than the alerts' retention are not raised."""
-        if lead_key in self.watched:
-            return
-        self.watched.add(lead_key)
+        """Schedule a lead's thresholds; breaches older than the alerts' retention are not raised."""
         schedule = tuple(sorted(set(thresholds)))
         chain = self.schedules.get(schedule)
         if chain is None:

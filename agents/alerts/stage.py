@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from agents.alerts.deadlines import Deadlines, alert_for, lead_team, waiting_since
+from agents.alerts.deadlines import Deadlines, alert_for, lead_team, newly_waiting, waiting_since
 from agents.entities.state import EntityState
 from agents.kpis.model import ALL, Clocks, CompactEvent
 from agents.kpis.windows import now_us
@@ -49,10 +49,13 @@ class AlertStage:
         self.alerted: set[tuple[str, int]] | None = None  # (lead id, threshold) already in the alerts topic
         self._loading: asyncio.Future[None] | None = None
 
-    def watch(self, partition: int, table_key: str, events: list[CompactEvent]) -> None:
-        """Deadlines hold the table key: for a lead created here it is the very string the table's dict
-        holds, so a waiting lead's deadline costs no string of its own."""
-        created = waiting_since(events)
+    def watch(
+        self, partition: int, table_key: str, events: list[CompactEvent], before: list[CompactEvent] | None
+    ) -> None:
+        """A lead's events went from `before` (None: new here, or rebuilt) to `events`. Deadlines hold the
+        table key: for a lead created here it is the very string the table's dict holds, so a waiting
+        lead's deadline costs no string of its own."""
+        created = newly_waiting(events, before)
         if created is not None:
             deadlines = self.deadlines.get(partition)
             if deadlines is None:
@@ -84,10 +87,13 @@ class AlertStage:
             if partition not in assigned:
                 continue
             ready: list[tuple[tuple[int, str], dict[str, Any]]] = []  # (due item, alert)
-            for threshold, table_key in deadlines.pop_due(now):
+            taken: set[tuple[int, str]] = set()  # a lead whose creation time moved earlier is queued twice
+            for item in deadlines.pop_due(now):
+                threshold, table_key = item
                 lead_key = table_key.partition(SEP)[2]
-                if (lead_key[1:], threshold) in alerted:
+                if (lead_key[1:], threshold) in alerted or item in taken:
                     continue
+                taken.add(item)
                 stored = self.entities.data.get(table_key)
                 state: EntityState | None = None if stored is None else orjson.loads(stored)
                 created = None if state is None else waiting_since(state["e"])
@@ -102,7 +108,7 @@ class AlertStage:
                     if at > now:
                         deadlines.put_off(at, threshold, created, table_key)
                         continue
-                ready.append(((threshold, table_key), alert_for(lead_key, state["e"], threshold, now_us(), clock)))
+                ready.append((item, alert_for(lead_key, state["e"], threshold, now_us(), clock)))
             if not await self._send_all(ready, deadlines, alerted, now):
                 return
 

@@ -31,7 +31,8 @@ from streams.kafka.buffered import StateTable
 
 log = logging.getLogger(__name__)
 
-Watch = Callable[[int, str, list[CompactEvent]], None]  # partition, table key, a lead's events
+# partition, table key, a lead's events now and before the change (None: new here, or rebuilt)
+Watch = Callable[[int, str, list[CompactEvent], list[CompactEvent] | None], None]
 
 
 class EntityStage:
@@ -92,12 +93,12 @@ class EntityStage:
             new = contribution(key, new_state["e"], clocks)
             partial.apply(difference(new, contribution(key, state["e"], clocks)) if state else new)
             if key[0] == "L":
-                self.watch(partition, table_key, new_state["e"])
+                self.watch(partition, table_key, new_state["e"], state["e"] if state else None)
 
     def _calendars_changed(self, partition: int, team: str, events: list[CompactEvent]) -> None:
         """A team's calendars changed: every lead of the team in this partition moves from its contribution
         on the old clock to the one on the new (SPEC §4: a late `calendar.set` re-evaluates what it covers),
-        and its alert deadlines move with it."""
+        and the alerts recheck the deadlines they put off by the old one (`on_calendars`)."""
         old_clocks = dict(self.clocks.setdefault(partition, {}))
         new_clocks = self.clocks[partition]
         new_clocks[team] = team_clock(events)
@@ -113,7 +114,6 @@ class EntityStage:
             partial.apply(
                 difference(contribution(key, lead_events, new_clocks), contribution(key, lead_events, old_clocks))
             )
-            self.watch(partition, table_key, lead_events)
             moved += 1
         self.on_calendars(partition)
         log.info("calendar of team %s changed: %d leads of partition %d re-evaluated", team, moved, partition)
@@ -200,7 +200,7 @@ class EntityStage:
             for name, value in contribution(key, state["e"], clocks[partition]).items():
                 summed[name] = get(name, 0) + value
             if key[0] == "L":
-                self.watch(partition, table_key, state["e"])
+                self.watch(partition, table_key, state["e"], None)
         for partition, summed in sums.items():
             rebuilt[partition].apply({name: value for name, value in summed.items() if value})
         self.partials = rebuilt

@@ -12,6 +12,7 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from sys import intern
 from typing import Final, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
@@ -242,8 +243,8 @@ class PartialAggregates:
                 self._apply_awaiting(key, name, value)
                 continue
             fields = buckets.get(key)
-            if fields is None:
-                fields = buckets[key] = {}
+            if fields is None:  # a bucket kept for hours: its names shared, not a copy per bucket
+                fields = buckets[intern(team), intern(rep), intern(bucket)] = {}
             total = fields.get(name, 0) + value
             if total:
                 fields[name] = total

@@ -45,7 +45,7 @@ def run_stages(values: list[bytes], *, now: datetime, tz: str, sla_s: float = 30
         MemoryTable(),
         kpis,
         on_duplicate=lambda topic: None,
-        watch=lambda partition, key, events: None,
+        watch=lambda partition, key, events, before: None,
         foreign=unexpected,
     )
     kpis.clocks = entities.clocks_now
