@@ -108,7 +108,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
     import faust
 
     from agents.pipeline import Pipeline
-    from agents.runtime import tune_garbage_collector
+    from agents.runtime import tune_garbage_collector, tune_malloc
     from streams.app import create_app
     from streams.topics import ensure_topics
 
@@ -117,6 +117,7 @@ def run_worker(args: argparse.Namespace, settings: Settings) -> int:
         print(f"salesfloor: error: {exposed}", file=sys.stderr)
         return 2
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    tune_malloc()
     cause = _LastError()
     logging.getLogger("aiokafka").addHandler(cause)
     try:

@@ -15,7 +15,8 @@ from streams.kafka.buffered import StateTable
 
 log = logging.getLogger(__name__)
 
-AggregateRecord = dict[str, list[Any]]  # entity partition (text) -> [version, fields]
+# entity partition (text) -> (version, fields); a list once read back from the changelog
+AggregateRecord = dict[str, tuple[int, dict[str, int]] | list[Any]]
 SOURCE_NAMES = tuple(str(partition) for partition in range(256))  # one string each, not one per record
 
 
@@ -37,6 +38,7 @@ class AggregateStage:
                 self.foreign(partition, offset, value)
             return
         table, data, view = self.table, self.table.data, self.view
+        versions: dict[int, int] = {}  # one int object per version, shared by the records it updates
         for source_partition, version, team, rep, bucket, fields in snapshots:
             table_key = SEP.join((team, rep, bucket))
             record: AggregateRecord = data.get(table_key) or {}
@@ -44,7 +46,7 @@ class AggregateStage:
             current = record.get(source)
             if current is not None and current[0] > version:
                 continue
-            record = {**record, source: [version, fields]}
+            record = {**record, source: (versions.setdefault(version, version), fields)}
             table.put(table_key, partition, record)
             view.change(partition, team, rep, bucket, record, None if current is None else current[1], fields)
 

@@ -11,10 +11,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-
 from agents.alerts.deadlines import Deadlines, alert_for, lead_team, newly_waiting, waiting_since
-from agents.entities.state import EntityState
+from agents.entities.state import EntityState, decode_state
 from agents.kpis.model import ALL, Clocks, CompactEvent
 from agents.kpis.windows import now_us
 from agents.routing import SEP
@@ -95,7 +93,7 @@ class AlertStage:
                     continue
                 taken.add(item)
                 stored = self.entities.data.get(table_key)
-                state: EntityState | None = None if stored is None else orjson.loads(stored)
+                state: EntityState | None = None if stored is None else decode_state(stored)
                 created = None if state is None else waiting_since(state["e"])
                 if state is None or created is None:
                     continue

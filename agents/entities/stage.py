@@ -11,13 +11,13 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import orjson
-
 from agents.entities.state import (
     CALENDARS,
     EntityState,
     PartialAggregates,
     apply_events,
+    decode_state,
+    encode_state,
     expired_entity,
     team_clock,
 )
@@ -80,13 +80,13 @@ class EntityStage:
         for key, items in by_entity.items():
             table_key = f"{partition}{SEP}{key}"
             stored = data.get(table_key)
-            state: EntityState | None = None if stored is None else orjson.loads(stored)
+            state: EntityState | None = None if stored is None else decode_state(stored)
             new_state, added = apply_events(state, (item[1] for item in items))
             self._count_duplicates(items, added)
             if not added:
                 continue
             new_state["o"] = offset
-            table.put(table_key, partition, exact_bytes(orjson.dumps(new_state)))
+            table.put(table_key, partition, encode_state(new_state))
             if key[0] == CALENDARS:
                 self._calendars_changed(partition, key[1:], new_state["e"])
                 continue
@@ -107,7 +107,7 @@ class EntityStage:
         for table_key, stored in self.table.data.items():
             if not table_key.startswith(prefix):
                 continue
-            lead_events = orjson.loads(stored)["e"]
+            lead_events = decode_state(stored)["e"]
             if not any(e["y"] == "lead.created" and e["T"] == team for e in lead_events):
                 continue
             key = table_key[len(prefix) - 1 :]
@@ -143,7 +143,7 @@ class EntityStage:
         table, prefix = self.table, f"{partition}{SEP}"
         forgotten = 0
         for table_key, stored in [(k, v) for k, v in table.data.items() if k.startswith(prefix)]:
-            events = orjson.loads(stored)["e"]
+            events = decode_state(stored)["e"]
             if expired_entity(table_key[len(prefix) :], events, cutoff_us, self.kpis):
                 table.delete(table_key, partition)
                 forgotten += 1
@@ -184,7 +184,7 @@ class EntityStage:
         for table_key, stored in self.table.data.items():  # the calendars first: leads' KPIs depend on them
             partition_text, _, key = table_key.partition(SEP)
             if key[0] == CALENDARS and int(partition_text) in clocks:
-                clocks[int(partition_text)][key[1:]] = team_clock(orjson.loads(stored)["e"])
+                clocks[int(partition_text)][key[1:]] = team_clock(decode_state(stored)["e"])
         self.clocks = clocks
         for table_key, stored in self.table.data.items():
             partition_text, _, key = table_key.partition(SEP)
@@ -192,7 +192,7 @@ class EntityStage:
             summed = sums.get(partition)
             if summed is None:
                 continue
-            state: EntityState = orjson.loads(stored)
+            state: EntityState = decode_state(stored)
             versions[partition] = max(versions.get(partition, -1), state.get("o", -1))
             if key[0] == CALENDARS:
                 continue
@@ -228,12 +228,6 @@ class EntityStage:
 def chunks(snapshots: list[Snapshot], size: int) -> Iterator[list[Snapshot]]:
     for start in range(0, len(snapshots), size):
         yield snapshots[start : start + size]
-
-
-def exact_bytes(data: bytes) -> bytes:
-    """A copy without spare capacity: orjson's `dumps` returns bytes that keep a 4 KiB buffer, which
-    made each stored entity state (~200 bytes) cost 4 KiB of memory."""
-    return memoryview(data).tobytes()
 
 
 def entity_key_partition(key: str) -> int:

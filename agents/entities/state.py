@@ -16,6 +16,9 @@ from sys import intern
 from typing import Final, Literal, TypedDict
 from zoneinfo import ZoneInfo
 
+import orjson
+import ormsgpack
+
 from agents.kpis.business_time import Calendar, TeamClock
 from agents.kpis.model import ALL, LIVE, CompactEvent, Contribution
 from agents.kpis.response import OLDEST_AWAITING, OLDEST_OF
@@ -139,11 +142,25 @@ def entity_keys(event: CompactEvent) -> list[str]:
 
 
 class EntityState(TypedDict, total=False):
-    """What the entity table stores per entity (as orjson): its distinct events, and the offset of the
-    entity-topic message that last changed it."""
+    """What the entity table stores per entity (`encode_state`): its distinct events, and the offset of
+    the entity-topic message that last changed it."""
 
     e: list[CompactEvent]
     o: int
+
+
+def encode_state(state: EntityState) -> bytes:
+    """MessagePack: a waiting lead's state is ~140 bytes where JSON took ~180, and it decodes faster. The
+    entity table (and its changelog) holds these bytes for every entity of the retention."""
+    return ormsgpack.packb(state)
+
+
+def decode_state(stored: bytes) -> EntityState:
+    """A stored state; JSON (`{`) as entity states were stored before 2026-12-07, read from a changelog
+    written then."""
+    if stored[:1] == b"{":
+        return orjson.loads(stored)  # type: ignore[no-any-return]
+    return ormsgpack.unpackb(stored)  # type: ignore[no-any-return]
 
 
 def apply_events(state: EntityState | None, events: Iterable[CompactEvent]) -> tuple[EntityState, set[str]]:
@@ -252,6 +269,10 @@ class PartialAggregates:
                 fields.pop(name, None)
 
     def _apply_awaiting(self, key: AggregateKey, created_us: int, count: int) -> None:
+        """A team's awaiting creation times; the floor's oldest is its teams' oldest (`snapshot`), so the
+        floor keeps no multiset of its own (its key is still marked dirty by the change)."""
+        if key[0] == ALL:
+            return
         times = self.awaiting.get(key)
         if times is None:
             times = self.awaiting[key] = AwaitingTimes()
@@ -260,17 +281,23 @@ class PartialAggregates:
             del self.awaiting[key]
 
     def snapshot(self, key: AggregateKey) -> dict[str, int]:
-        """The fields shipped for a bucket, with the oldest awaiting lead's creation time in live ones."""
+        """The fields shipped for a bucket, with the oldest awaiting lead's creation time in live ones; the
+        floor's has each team's too, so its oldest lead's team (and clock) is known."""
         out = dict(self.buckets.get(key, {}))
-        times = self.awaiting.get(key)
-        oldest = None if times is None else times.oldest()
+        if key[0] != ALL:
+            times = self.awaiting.get(key)
+            oldest = None if times is None else times.oldest()
+        elif key[2] == LIVE:
+            oldest = None
+            for (team, _rep, _bucket), team_times in self.awaiting.items():  # team live buckets only
+                team_oldest = team_times.oldest()
+                if team_oldest is not None:
+                    out[OLDEST_OF + team] = team_oldest
+                    oldest = team_oldest if oldest is None else min(oldest, team_oldest)
+        else:
+            oldest = None
         if oldest is not None:
             out[OLDEST_AWAITING] = oldest
-            if key[0] == ALL:  # the floor's: each team's too, so its oldest lead's team (and clock) is known
-                for (team, rep, bucket), team_times in self.awaiting.items():
-                    team_oldest = team_times.oldest() if team != ALL and rep == ALL and bucket == LIVE else None
-                    if team_oldest is not None:
-                        out[OLDEST_OF + team] = team_oldest
         return out
 
     def take_dirty(self) -> list[AggregateKey]:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from agents.alerts.deadlines import Deadlines, alert_for, newly_waiting, waiting_since
 from agents.alerts.stage import AlertStage
-from agents.entities.state import compact, entity_keys
+from agents.entities.state import compact, encode_state, entity_keys
 from agents.kpis.model import CompactEvent, Entity
 from agents.kpis.terms import lead_facts
 from agents.kpis.windows import now_us
@@ -218,6 +218,6 @@ async def test_a_lead_queued_twice_is_alerted_once_per_threshold() -> None:
     table_key = f"0{SEP}LL1"
     stage.watch(0, table_key, [later], None)
     stage.watch(0, table_key, [later, earlier], [later])
-    table.put(table_key, 0, orjson.dumps({"e": [later, earlier]}))
+    table.put(table_key, 0, encode_state({"e": [later, earlier]}))
     await stage.raise_due({0})
     assert sent == [("L1", 300)]
