@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from agents.heaps import TimeHeap
 from agents.kpis.business_time import TeamClock
 from agents.kpis.model import CompactEvent, Entity, earliest
 from agents.kpis.terms import current_owner, held_meetings, is_contact, lead_facts
@@ -94,11 +95,11 @@ class _Queue:
     threshold: int
     offset_us: int
     following: _Queue | None = None
-    heap: list[tuple[int, str]] = field(default_factory=list)  # time µs, lead key
+    heap: TimeHeap[str] = field(default_factory=TimeHeap)  # time µs, lead key
 
     def head(self) -> tuple[int, int, str]:
         """The first deadline, ordered like the alerts it raises: due time, threshold, lead."""
-        at_us, lead_key = self.heap[0]
+        at_us, lead_key = self.heap.first()
         return at_us + self.offset_us, self.threshold, lead_key
 
     def deadlines(self) -> int:
@@ -113,7 +114,7 @@ class _Queue:
 class Deadlines:
     """Due times of one partition's waiting leads, earliest first.
 
-    A lead waits in one queue at a time, that of its next threshold, as `(created µs, lead key)`: within
+    A lead waits in one queue at a time, that of its next threshold, as created µs and lead key: within
     a queue creation order is due order, and the creation time is the int its lead's events already
     hold. Popping a threshold queues the lead for the next one. Each `watch` schedules: the alert stage
     watches a lead once (`newly_waiting`), so no set of watched leads grows here with every lead seen."""
@@ -144,7 +145,7 @@ class Deadlines:
             chain = self.schedules[schedule] = self._chain(schedule)
         for queue in chain:
             if created_us + queue.offset_us >= oldest_due_us:
-                heapq.heappush(queue.heap, (created_us, lead_key))
+                queue.heap.push(created_us, lead_key)
                 return
 
     def pop_due(self, now_us: int) -> list[tuple[int, str]]:
@@ -157,10 +158,10 @@ class Deadlines:
             queue = min((q for q in self.queues if q.heap), key=_Queue.head, default=None)
             if queue is None or queue.head()[0] > now_us:
                 return due
-            entry = heapq.heappop(queue.heap)
+            created_us, lead_key = queue.heap.pop()
             if queue.following is not None:
-                heapq.heappush(queue.following.heap, entry)
-            due.append((queue.threshold, entry[1]))
+                queue.following.heap.push(created_us, lead_key)
+            due.append((queue.threshold, lead_key))
 
     def retry(self, due: list[tuple[int, str]], at_us: int) -> None:
         """Put back alerts that could not be sent, due again right away."""
@@ -169,7 +170,7 @@ class Deadlines:
             if queue is None:
                 queue = self.retries[threshold] = _Queue(threshold, 0)
                 self.queues.append(queue)
-            heapq.heappush(queue.heap, (at_us, lead_key))
+            queue.heap.push(at_us, lead_key)
 
     def _chain(self, schedule: tuple[int, ...]) -> list[_Queue]:
         """One queue per threshold, each leading to the next."""

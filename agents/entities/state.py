@@ -8,7 +8,6 @@ aggregates move by the difference.
 
 from __future__ import annotations
 
-import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -19,6 +18,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import ormsgpack
 
+from agents.heaps import TimeHeap
 from agents.kpis.business_time import Calendar, TeamClock
 from agents.kpis.model import ALL, LIVE, CompactEvent, Contribution
 from agents.kpis.response import OLDEST_AWAITING, OLDEST_OF
@@ -178,13 +178,13 @@ def apply_events(state: EntityState | None, events: Iterable[CompactEvent]) -> t
 
 class AwaitingTimes:
     """The creation times (µs) of one bucket's awaiting leads, as a multiset whose minimum is read at
-    every ship: a min-heap of ints (8 bytes a lead beside the int), removals set aside until they
+    every ship: a min-heap of 64-bit times (16 bytes a lead, `TimeHeap`), removals set aside until they
     reach the top or are half the heap, so both the change and the oldest are O(log n) amortized."""
 
     __slots__ = ("heap", "removed", "stale")
 
     def __init__(self) -> None:
-        self.heap: list[int] = []
+        self.heap: TimeHeap[str] = TimeHeap()
         self.removed: dict[int, int] = {}  # time -> removals still in the heap (or below zero)
         self.stale = 0  # removals since the heap was last rebuilt
 
@@ -201,25 +201,27 @@ class AwaitingTimes:
         if pending > count:
             removed[created_us] = pending - count
         for _ in range(count - pending):
-            heapq.heappush(self.heap, created_us)
+            self.heap.push(created_us, "")
 
     def oldest(self) -> int | None:
         heap, removed = self.heap, self.removed
-        while heap:
-            pending = removed.get(heap[0])
+        times = heap.times
+        while times:
+            first = times[0]
+            pending = removed.get(first)
             if not pending:
-                return heap[0]
+                return first
             if pending == 1:
-                del removed[heap[0]]
+                del removed[first]
             else:
-                removed[heap[0]] = pending - 1
-            heapq.heappop(heap)
+                removed[first] = pending - 1
+            heap.pop()
         return None
 
     def _rebuild(self) -> None:
         removed = self.removed
         kept: list[int] = []
-        for created_us in self.heap:
+        for created_us in self.heap.times:
             pending = removed.get(created_us)
             if not pending:
                 kept.append(created_us)
@@ -227,8 +229,7 @@ class AwaitingTimes:
                 del removed[created_us]
             else:
                 removed[created_us] = pending - 1
-        heapq.heapify(kept)
-        self.heap, self.stale = kept, 0
+        self.heap, self.stale = TimeHeap.of_sorted(sorted(kept), ""), 0
 
 
 @dataclass
