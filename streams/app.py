@@ -35,7 +35,9 @@ def create_app(settings: Settings) -> faust.App:
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.session_timeout_seconds,
         broker_heartbeat_interval=1.0,  # a joining worker is noticed within about a second
-        producer_linger_ms=5,
+        # Each internal hop waited up to the linger: 5 ms made the entity and aggregate hops 8.6 and 9 ms (p50)
+        # at 2,000 ev/s, 1 ms 4.5 and 5.6, same CPU; the big batches (routes, changelog flushes) fill anyway.
+        producer_linger_ms=1,
         producer_max_batch_size=262_144,  # changelog flushes send large batches (streams/kafka/buffered.py)
         # Standby replicas buy nothing with the in-memory store: Faust drops their keys when a
         # recovery completes and replays an active partition from the changelog's start anyway, so

@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1, le=16)
     retention_days: float = Field(default=40.0, gt=0)
     history_days: float = Field(default=62.0, gt=0, le=3660)
-    flush_interval_seconds: float = Field(default=0.05, gt=0, le=60)
+    flush_interval_seconds: float = Field(default=0.03, gt=0, le=60)
     expiry_interval_seconds: float = Field(default=300.0, gt=0)
     session_timeout_seconds: float = Field(default=15.0, ge=6, le=300)
     app_id: str = Field(default="", pattern=r"^[A-Za-z0-9._-]{0,200}$")

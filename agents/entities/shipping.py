@@ -3,8 +3,9 @@ less often while it catches up.
 
 A changed bucket is shipped whole (a snapshot, idempotent by version), so a bucket that every batch changes
 (a team's day, the floor's) goes out once per ship however few of its fields moved. While a backlog is read
-the board is stale anyway (health is not ready), and shipping every 50 ms spent a fifth of the stages' CPU on
-snapshots nobody could see; shipping every CATCH_UP_SHIP_S then costs nothing in freshness.
+the board is stale anyway (health is not ready), and shipping every 50 ms (the default then) spent a fifth
+of the stages' CPU on snapshots nobody could see; shipping every CATCH_UP_SHIP_S then costs nothing in
+freshness.
 """
 
 from __future__ import annotations
