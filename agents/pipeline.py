@@ -24,7 +24,7 @@ from agents.alerts.notify import follow_alerts
 from agents.entities.shipping import ShipSchedule, events_waiting
 from agents.entities.stage import EntityStage, chunks
 from agents.export.exposition import KpiCollector
-from agents.export.health import LagCollector, consumer_lag
+from agents.export.health import EndOffsets, LagCollector, consumer_lag
 from agents.export.ops_metrics import OpsMetrics
 from agents.ingest import Ingest, deadletter_record
 from agents.kpis import kpis_for
@@ -61,17 +61,16 @@ class Pipeline:
         self.kpis = kpis_for(s.zone, int(s.lead_sla_seconds * 1_000_000), s.stages)
         self.view = AggregateView()
         self.probe = BrokerProbe(lambda: aiokafka_producer(app).client, BROKER_PROBE_S)
-        self.entity_topic = faust_topic(app, s, "entities")
-        self.aggregate_topic = faust_topic(app, s, "aggregates")
+        self.entity_topic, self.aggregate_topic = faust_topic(app, s, "entities"), faust_topic(app, s, "aggregates")
         self.entity_state = entity_table(app, s)
         self.aggregate_state = aggregate_table(
             app, s, self.view, on_changelog_event=lambda event: self.aggregate_stage.restored(event)
         )
         self.entities, self.aggregates = self.entity_state.table, self.aggregate_state.table
         self.gate = RebalanceGate()
-        self.gaps = OffsetGaps(s.aiokafka_kwargs())
+        self.gaps, self.ends = OffsetGaps(s.aiokafka_kwargs()), EndOffsets(app, s.aiokafka_kwargs())
         self.stalls = StallWatch(self.gaps)
-        faust_fixes.set_hooks(app, faust_fixes.Hooks(before_commit=self._flush_state, sought=self.gaps.sought))
+        faust_fixes.set_hooks(app, faust_fixes.Hooks(self._flush_state, self.gaps.sought, s.aiokafka_kwargs()))
         self.alerts, self.announcer, self.achievements = outputs(self)
         entity_name, aggregate_name = self.entity_topic.get_topic_name(), self.aggregate_topic.get_topic_name()
         self.entity_stage: EntityStage = EntityStage(
@@ -84,9 +83,7 @@ class Pipeline:
         )
         self.kpis.clocks = self.entity_stage.clocks_now
         self._advance_minutes()
-        self.aggregate_stage: AggregateStage = AggregateStage(
-            self.aggregate_state, self.view, foreign=foreign_messages(aggregate_name)
-        )
+        self.aggregate_stage = AggregateStage(self.aggregate_state, self.view, foreign_messages(aggregate_name))
         self.ingest = Ingest(s, self.metrics, lambda: aiokafka_producer(app), entity_name, deadletter_record)
         changelog, owned = self.aggregates.changelog_topic.get_topic_name(), self.settled_aggregate_partitions
         self.follower = ViewReplica(s.aiokafka_kwargs(), changelog, s.partitions, owned=owned)
@@ -104,6 +101,7 @@ class Pipeline:
         app.timer(0.5, name="achievements")(logged(self.announcer.announce))
         app.timer(BROKER_PROBE_S, name="probe-broker")(self.probe.probe)
         app.timer(NUDGE_S, name="nudge")(logged(self._nudge))
+        app.timer(0.2, name="learn-ends")(logged(self.ends.learn))
         app.timer(TRIM_S, name="release-memory")(release_free_memory)
         self.registry.register(KpiCollector(self))
         self.registry.register(LagCollector(self))
@@ -122,7 +120,7 @@ class Pipeline:
         return self._assigned(self.aggregate_topic.get_topic_name())
 
     def lag(self) -> dict[TP, int]:
-        return consumer_lag(self.app, self.ingest.lag())
+        return consumer_lag(self.app, self.ingest.lag(), self.ends.known)
 
     def owner_url(self, partition: int) -> str | None:
         if partition in self.assigned_aggregate_partitions():
@@ -136,6 +134,7 @@ class Pipeline:
         """Faust sends this after the tables' stores took the new assignment. Ingest, the replica and the
         notifier start at the first one, while the tables recover (Faust starts app tasks only after)."""
         self.gate.assigned()
+        self.ends.forget()
         self.announcer.forget()
         if self._ingesting is None:
             # cancelled when the app stops; should it fail, the app crashes (mode's add_future)
@@ -143,6 +142,7 @@ class Pipeline:
             self.app.add_future(self.follower.run())
             self.app.add_future(self.achievements.run())
             self.app.add_future(follow_alerts(self.settings, self.metrics.notifications))
+            self.app.add_future(self.probe.probe())  # health waited for the timer's first probe: 2 s
 
     async def _on_revoked(self, *_: Any, **__: Any) -> None:
         await self.gate.revoked()

@@ -13,29 +13,66 @@ from prometheus_client.registry import Collector
 
 from agents.export.source import Worker
 from streams.kafka.internals import read_offset
+from streams.kafka.read_to_end import list_offsets
 
 BROKER_TIMEOUT_S = 6.0  # health turns not-ready when the broker has not answered this long
 CAUGHT_UP_GRACE_S = 5.0  # a busy floor always has events in flight: ready if caught up this recently
 
 
-def consumer_lag(app: Any, input_lag: Mapping[Any, int]) -> dict[TP, int]:
+def consumer_lag(app: Any, input_lag: Mapping[Any, int], ends: Mapping[TP, int] | None = None) -> dict[TP, int]:
     """Messages behind the end of each partition this worker reads: the input topics (read by the
-    ingest consumer, agents/ingest.py) and the internal topics (changelogs are read by recovery)."""
-    consumer = app.consumer
+    ingest consumer, agents/ingest.py) and the internal topics (changelogs are read by recovery); `ends`
+    holds end offsets of internal partitions asked for since the last rebalance (`EndOffsets`)."""
     lag: dict[TP, int] = {TP(tp.topic, tp.partition): v for tp, v in input_lag.items()}
-    for tp in app.assignor.assigned_actives():
-        if tp.topic.endswith("-changelog"):
-            continue
-        try:
-            highwater = consumer.highwater(tp)
-        except Exception:  # noqa: BLE001 - the consumer has not fetched this partition yet
-            highwater = None
+    for tp in internal_partitions(app):
+        highwater = _highwater(app, tp)
+        if highwater is None and ends:
+            highwater = ends.get(tp)
         if highwater is None:
             lag[tp] = -1
             continue
-        position = read_offset(consumer, tp)
+        position = read_offset(app.consumer, tp)
         lag[tp] = max(0, highwater - (-1 if position is None else position) - 1)
     return lag
+
+
+def internal_partitions(app: Any) -> list[TP]:
+    return [tp for tp in app.assignor.assigned_actives() if not tp.topic.endswith("-changelog")]
+
+
+class EndOffsets:
+    """The end offsets of assigned internal partitions Faust's consumer has not fetched from yet.
+
+    It learns a partition's end from its first fetch response, and with nothing new to read the broker
+    holds that fetch for the 1,500 ms Faust hard-codes: a restarted worker was not ready until then, about
+    2 s after its recovery. `learn` (a timer) asks the broker over a connection of its own instead; what it
+    learnt is forgotten at every rebalance, so an end from an earlier assignment never counts."""
+
+    def __init__(self, app: Any, consumer_kwargs: dict[str, Any]) -> None:
+        self.app = app
+        self.consumer_kwargs = consumer_kwargs
+        self.known: dict[TP, int] = {}
+
+    def forget(self) -> None:
+        self.known = {}
+
+    async def learn(self) -> None:
+        if self.app.rebalancing:
+            return
+        known = self.known
+        unknown = [tp for tp in internal_partitions(self.app) if tp not in known and _highwater(self.app, tp) is None]
+        if unknown:
+            ends = await list_offsets(self.consumer_kwargs, unknown, "end")
+            if self.known is known and not self.app.rebalancing:  # no rebalance meanwhile
+                known.update(ends)
+
+
+def _highwater(app: Any, tp: TP) -> int | None:
+    try:
+        highwater: int | None = app.consumer.highwater(tp)
+    except Exception:  # noqa: BLE001 - the consumer has not fetched this partition yet
+        return None
+    return highwater
 
 
 class LagCollector(Collector):

@@ -4,8 +4,8 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Hashable, Mapping
-from typing import Any, TypeVar
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from typing import Any, Literal, TypeVar
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -73,6 +73,24 @@ async def read_to_end(
                 check_start(tp.partition, first)
     finally:
         await consumer.stop()
+
+
+async def list_offsets(
+    consumer_kwargs: dict[str, Any], partitions: Iterable[Any], which: Literal["beginning", "end"]
+) -> dict[Any, int]:
+    """The beginning or end offsets of some partitions (`(topic, partition)` pairs, keyed as given), asked
+    over a connection of their own: none waits behind a fetch another consumer keeps on its connection."""
+    wanted = {TopicPartition(tp[0], tp[1]): tp for tp in partitions}
+    if not wanted:
+        return {}
+    consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        ask = consumer.beginning_offsets if which == "beginning" else consumer.end_offsets
+        found = await ask(list(wanted))
+    finally:
+        await consumer.stop()
+    return {wanted[tp]: offset for tp, offset in found.items()}
 
 
 async def read_back(

@@ -17,12 +17,17 @@ import asyncio
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
+from faust.types import TP
 
+from agents.export.health import EndOffsets, consumer_lag
+from streams.kafka import faust_fixes
 from tests.integration.floor import converge, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
 
@@ -129,3 +134,68 @@ async def test_a_truncated_or_emptied_changelog_is_refused_and_an_unwritten_one_
         assert "cleanup.policy=compact" in log
     finally:
         worker.stop()
+
+
+async def test_the_recovery_asks_for_changelog_offsets_on_a_connection_of_its_own(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Faust's recovery asks for the changelogs' end and start offsets (`faust_fixes`): through `list_offsets`,
+    the broker's answers, keyed by the partitions Faust named."""
+    topic = f"{topic_prefix}offsets"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(5):
+            await producer.send_and_wait(topic, orjson.dumps({"n": n}), partition=0)
+        await producer.send_and_wait(topic, b"{}", partition=2)
+    finally:
+        await producer.stop()
+    await delete_records(kafka_bootstrap, topic, {0: 2})
+    app = App()
+    faust_fixes.set_hooks(app, faust_fixes.Hooks(noop_commit, lambda _: None, {"bootstrap_servers": kafka_bootstrap}))
+    thread = SimpleNamespace(consumer=SimpleNamespace(app=app, in_transaction=False))
+    tps = [TP(topic, p) for p in range(4)]
+    faust_fixes.install()
+    ends = await AIOKafkaConsumerThread.highwaters(thread, *tps)  # type: ignore[arg-type]
+    starts = await AIOKafkaConsumerThread.earliest_offsets(thread, *tps)  # type: ignore[arg-type]
+    assert ends == {tps[0]: 5, tps[1]: 0, tps[2]: 1, tps[3]: 0}
+    assert starts == {tps[0]: 2, tps[1]: 0, tps[2]: 0, tps[3]: 0}
+    assert all(type(tp) is TP for tp in [*ends, *starts])
+
+
+class App:
+    """Stands for a Faust app: what the hooks are kept by."""
+
+
+async def noop_commit() -> bool:
+    return True
+
+
+async def test_a_restarted_worker_learns_its_partitions_ends_before_faust_fetches_them(
+    kafka_bootstrap: str, topic_prefix: str
+) -> None:
+    """Health's lag of internal partitions Faust's consumer has not fetched yet (unknown: not ready) comes
+    from the broker (`EndOffsets`), never from an earlier assignment."""
+    topic = f"{topic_prefix}salesfloor-entities"
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
+    await producer.start()
+    try:
+        for n in range(3):
+            await producer.send_and_wait(topic, orjson.dumps({"n": n}), partition=1)
+    finally:
+        await producer.stop()
+    tps = [TP(topic, p) for p in range(4)]
+    consumer = SimpleNamespace(highwater=lambda _tp: None, _read_offset={tps[1]: 0})  # read offset 0 of 0..2
+    assigned = {*tps, TP(f"{topic}-changelog", 0)}
+    app = SimpleNamespace(
+        rebalancing=False, consumer=consumer, assignor=SimpleNamespace(assigned_actives=lambda: assigned)
+    )
+    assert consumer_lag(app, {}) == dict.fromkeys(tps, -1)
+    ends = EndOffsets(app, {"bootstrap_servers": kafka_bootstrap})
+    await ends.learn()
+    assert ends.known == {tps[0]: 0, tps[1]: 3, tps[2]: 0, tps[3]: 0}
+    assert consumer_lag(app, {}, ends.known) == {tps[0]: 0, tps[1]: 2, tps[2]: 0, tps[3]: 0}
+    ends.forget()  # a rebalance: nothing learnt before it counts, and nothing is asked while it lasts
+    app.rebalancing = True
+    await ends.learn()
+    assert ends.known == {}

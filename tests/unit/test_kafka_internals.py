@@ -11,6 +11,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.consumer.subscription_state import Assignment, TopicPartitionState
 from faust.transport.consumer import Consumer
+from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
 from prometheus_client import CollectorRegistry
 
@@ -41,16 +42,29 @@ def test_faust_methods_the_fixes_wrap() -> None:
         (ProducerBuffer, "flush"),
         (Consumer, "_commit_offsets"),
         (Consumer, "perform_seek"),
+        (AIOKafkaConsumerThread, "highwaters"),
+        (AIOKafkaConsumerThread, "earliest_offsets"),
     ):
         assert inspect.iscoroutinefunction(getattr(owner, name)), f"{owner.__name__}.{name}"
     for original in (
         faust_fixes._original_send_pending,
         faust_fixes._original_commit_offsets,
         faust_fixes._original_perform_seek,
+        faust_fixes._original_highwaters,
+        faust_fixes._original_earliest_offsets,
+        faust_fixes._original_table_manager_on_start,
     ):
         assert original.__module__.startswith("faust."), original  # Faust's own, kept before patching
     assert "_read_offset" in inspect.getsource(faust_fixes._original_perform_seek)
     assert "message_sent" in inspect.getsource(ProducerBuffer)  # the event the fixed flush waits on
+    assert "self.consumer.in_transaction" in inspect.getsource(AIOKafkaConsumerThread)  # read by the offset fix
+    on_start = inspect.getsource(faust_fixes._original_table_manager_on_start)  # what the fix does without the sleep
+    assert [line.strip() for line in on_start.splitlines()[2:]] == [
+        "await self.sleep(1.0)",
+        "if not self.should_stop:",
+        "await self._update_channels()",
+        "await self.recovery.start()",
+    ]
 
 
 async def test_aiokafka_private_attributes() -> None:
