@@ -9,7 +9,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.structs import ConsumerRecord
 
 from streams.audit import reference
@@ -71,6 +71,18 @@ def valid_events(values: list[bytes]) -> list[dict[str, Any]]:
             continue
         out.append(orjson.loads(value))
     return out
+
+
+async def produce_numbered(bootstrap: str, topic: str, counts: dict[int, int]) -> None:
+    """`{"n": 0}`, `{"n": 1}`, ... to each partition, as many as `counts` says, each acknowledged."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for partition, count in counts.items():
+            for n in range(count):
+                await producer.send_and_wait(topic, orjson.dumps({"n": n}), partition=partition)
+    finally:
+        await producer.stop()
 
 
 async def produce_values(values: list[bytes], bootstrap: str, prefix: str, keys: str = "random") -> None:

@@ -20,7 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, RecordsToDelete
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
@@ -28,7 +28,7 @@ from faust.types import TP
 
 from agents.export.health import EndOffsets, consumer_lag
 from streams.kafka import faust_fixes
-from tests.integration.floor import converge, produce_values, valid_events
+from tests.integration.floor import converge, produce_numbered, produce_values, valid_events
 from tests.integration.workers import Worker, worker_env
 
 
@@ -142,14 +142,7 @@ async def test_the_recovery_asks_for_changelog_offsets_on_a_connection_of_its_ow
     """Faust's recovery asks for the changelogs' end and start offsets (`faust_fixes`): through `list_offsets`,
     the broker's answers, keyed by the partitions Faust named."""
     topic = f"{topic_prefix}offsets"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        for n in range(5):
-            await producer.send_and_wait(topic, orjson.dumps({"n": n}), partition=0)
-        await producer.send_and_wait(topic, b"{}", partition=2)
-    finally:
-        await producer.stop()
+    await produce_numbered(kafka_bootstrap, topic, {0: 5, 2: 1})
     await delete_records(kafka_bootstrap, topic, {0: 2})
     app = App()
     faust_fixes.set_hooks(app, faust_fixes.Hooks(noop_commit, lambda _: None, {"bootstrap_servers": kafka_bootstrap}))
@@ -177,13 +170,7 @@ async def test_a_restarted_worker_learns_its_partitions_ends_before_faust_fetche
     """Health's lag of internal partitions Faust's consumer has not fetched yet (unknown: not ready) comes
     from the broker (`EndOffsets`), never from an earlier assignment."""
     topic = f"{topic_prefix}salesfloor-entities"
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    try:
-        for n in range(3):
-            await producer.send_and_wait(topic, orjson.dumps({"n": n}), partition=1)
-    finally:
-        await producer.stop()
+    await produce_numbered(kafka_bootstrap, topic, {1: 3})
     tps = [TP(topic, p) for p in range(4)]
     consumer = SimpleNamespace(highwater=lambda _tp: None, _read_offset={tps[1]: 0})  # read offset 0 of 0..2
     assigned = {*tps, TP(f"{topic}-changelog", 0)}
