@@ -101,7 +101,7 @@ class Pipeline:
         app.timer(0.5, name="achievements")(logged(self.announcer.announce))
         app.timer(BROKER_PROBE_S, name="probe-broker")(self.probe.probe)
         app.timer(NUDGE_S, name="nudge")(logged(self._nudge))
-        app.timer(0.2, name="learn-ends")(logged(self.ends.learn))
+        app.timer(0.5, name="learn-ends")(logged(self.ends.learn))
         app.timer(TRIM_S, name="release-memory")(release_free_memory)
         self.registry.register(KpiCollector(self))
         self.registry.register(LagCollector(self))

@@ -45,8 +45,10 @@ class EndOffsets:
 
     It learns a partition's end from its first fetch response, and with nothing new to read the broker
     holds that fetch for the 1,500 ms Faust hard-codes: a restarted worker was not ready until then, about
-    2 s after its recovery. `learn` (a timer) asks the broker over a connection of its own instead; what it
-    learnt is forgotten at every rebalance, so an end from an earlier assignment never counts."""
+    2 s after its recovery. `learn` (a timer) asks the broker over a connection of its own instead, once the
+    tables' recovery (and the partials' rebuild, its callback) is complete: before that, Faust's read offsets
+    already stand at the committed ones, and a worker with its state still to rebuild looked caught up. What
+    it learnt is forgotten at every rebalance, so an end from an earlier assignment never counts."""
 
     def __init__(self, app: Any, consumer_kwargs: dict[str, Any]) -> None:
         self.app = app
@@ -56,14 +58,18 @@ class EndOffsets:
     def forget(self) -> None:
         self.known = {}
 
+    def _settled(self) -> bool:
+        app = self.app
+        return not app.rebalancing and not app.in_recovery and app.tables.recovery.completed.is_set()
+
     async def learn(self) -> None:
-        if self.app.rebalancing:
+        if not self._settled():
             return
         known = self.known
         unknown = [tp for tp in internal_partitions(self.app) if tp not in known and _highwater(self.app, tp) is None]
         if unknown:
             ends = await list_offsets(self.consumer_kwargs, unknown, "end")
-            if self.known is known and not self.app.rebalancing:  # no rebalance meanwhile
+            if self.known is known and self._settled():  # no rebalance meanwhile
                 known.update(ends)
 
 
