@@ -7,10 +7,10 @@ from typing import Any
 
 import faust
 from aiohttp import ClientSession, ClientTimeout
-from aiohttp.web import Response
+from aiohttp.web import StreamResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from agents.export.exposition import KpiExposition, RegistryWithoutKpis
+from agents.export.exposition import KpiExposition, RegistryWithoutKpis, encoded_chunks
 from agents.export.health import Health
 from agents.export.source import Worker
 from agents.kpis.model import ALL
@@ -21,6 +21,7 @@ from agents.web.documents import MAX_POINTS, Kept, history_document, kpi_documen
 from agents.web.wallboard import install_wallboard
 
 ROUTED = "X-Salesfloor-Routed"
+METRICS_CHUNK_BYTES = 64 * 1024
 
 
 def install_web(app: faust.App, worker: Worker, registry: CollectorRegistry) -> None:
@@ -32,9 +33,14 @@ def install_web(app: faust.App, worker: Worker, registry: CollectorRegistry) -> 
 
     @app.page("/metrics")
     async def metrics(web: Any, request: Any) -> Any:
-        kpis = await kpi_text.render()
-        body = generate_latest(others) + kpis.encode()
-        return Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+        pieces = await kpi_text.pieces()
+        response = StreamResponse(headers={"Content-Type": CONTENT_TYPE_LATEST})
+        await response.prepare(request)
+        await response.write(generate_latest(others))
+        for chunk in encoded_chunks(pieces, METRICS_CHUNK_BYTES):
+            await response.write(chunk)
+        await response.write_eof()
+        return response
 
     @app.page("/api/kpis")
     async def kpis(web: Any, request: Any) -> Any:

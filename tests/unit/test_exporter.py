@@ -13,6 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -305,3 +307,12 @@ def test_kpi_document_builds_one_key_as_filtering_all_did(seed: int, monkeypatch
                 assert document == filtered_document(pipeline, team, rep, window, day)
                 answered += bool(document["windows"])
     assert answered > len(asked)
+
+
+@given(st.lists(st.text(alphabet='ab{}="\\n ěß', max_size=40), max_size=60), st.integers(1, 100))
+def test_encoded_chunks_are_the_text_in_bounded_pieces(pieces: list[str], size: int) -> None:
+    """/metrics goes out in chunks of about 64 KiB, never as one 11 MB buffer."""
+    chunks = list(exporter.encoded_chunks(pieces, size))
+    assert b"".join(chunks) == "".join(pieces).encode()
+    longest = max((len(p.encode()) for p in pieces), default=0)
+    assert all(len(chunk) < 4 * (size + longest) for chunk in chunks)
