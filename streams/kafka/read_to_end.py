@@ -19,6 +19,9 @@ H = TypeVar("H", bound=Hashable)
 # long, so reading an empty changelog took 1.5 s (two restores at every start and rebalance). The read asks for
 # its offsets before assigning, and its fetches wait at most this long.
 READ_FETCH_WAIT_MS = 50
+# NEW_CLIENT_METADATA: a new client knows no partition's leader, and its first offset request found none,
+# asked for metadata and retried after its backoff (100 ms): each read and offset query paid that once.
+# Asking for metadata first takes a few ms.
 
 
 async def read_to_end(
@@ -41,12 +44,9 @@ async def read_to_end(
     consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False, auto_offset_reset="earliest", **options)
     await consumer.start()
     try:
+        await refresh_metadata(consumer)  # the topic may have just been created; see NEW_CLIENT_METADATA
         if partitions is None:
-            known = consumer.partitions_for_topic(topic)
-            if not known:
-                await refresh_metadata(consumer)  # the topic may have just been created
-                known = consumer.partitions_for_topic(topic)
-            partitions = sorted(known or ())
+            partitions = sorted(consumer.partitions_for_topic(topic) or ())
         tps = [TopicPartition(topic, p) for p in partitions]
         if not tps:
             return
@@ -86,6 +86,7 @@ async def list_offsets(
     consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False)
     await consumer.start()
     try:
+        await refresh_metadata(consumer)  # see NEW_CLIENT_METADATA
         ask = consumer.beginning_offsets if which == "beginning" else consumer.end_offsets
         found = await ask(list(wanted))
     finally:
