@@ -66,6 +66,18 @@ def announced_by(worker: Worker) -> int:
     return worker.log_path.read_text(errors="replace").count("] announced ")
 
 
+async def announcer_of(workers: list[Worker], within: float = 10) -> Worker:
+    """The worker that logged an announcement: it logs once the broker has acknowledged it, a moment after
+    a reader of the topic may already see it."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        for worker in workers:
+            if announced_by(worker) > 0:
+                return worker
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no worker logged an announcement within {within:.0f} s")
+
+
 async def wait_for(predicate: Any, within: float, what: str, workers: list[Worker]) -> Any:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
@@ -118,7 +130,7 @@ async def test_each_achievement_once_across_a_sigkill_and_two_workers(
             lambda: read_achievements(kafka_bootstrap, topic), 30, "ann's 50 % goal", workers
         )  # fmt: skip
         assert [identity(m) for _, m in first] == [("goal.reached", TEAM, "ann", "calls_outbound", today, 0.5)]
-        announcer = next(w for w in workers if announced_by(w) > 0)
+        announcer = await announcer_of(workers)
         announcer.kill()  # right after the first goal went out
 
         late = [make.call("ann", now - timedelta(minutes=4, seconds=-n)) for n in range(5)]  # ann: 10
