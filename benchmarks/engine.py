@@ -7,7 +7,8 @@ stages, with the same JSON between them as on the topics, and the CPU of each st
 
 Stages, as the worker runs them: `ingest` (decode and validate, compact, route, encode the entity batches;
 `agents/ingest.py`), `entities` (decode a batch, `EntityStage.apply`), `ship` (`EntityStage.outgoing` and
-the snapshots' encoding, every `--ship-every` events: the worker ships every 0.05 s) and `aggregates`
+the snapshots' encoding, every `--ship-every` events: the worker ships every 0.03 s while it keeps up, every
+1 s while it catches up) and `aggregates`
 (decode, `AggregateStage.apply`, which keeps the merged view). `--profile` adds cProfile's top functions.
 What it leaves out is Kafka's and Faust's share (fetch, produce, the agents' machinery, changelog
 writes), which the worker's profile (`run.py --only profile`) shows.
