@@ -20,6 +20,9 @@ from streams.errors import ConfigError
 ENV_PREFIX = "SALESFLOOR_"
 
 
+MAX_PARTITIONS = 1024  # per internal topic
+
+
 class Settings(BaseSettings):
     """Everything a worker, the simulator and the tools need to know about their surroundings."""
 
@@ -38,7 +41,7 @@ class Settings(BaseSettings):
     web_port: int = Field(default=6066, ge=0, le=65535)
     web_advertised_host: str = Field(default="", pattern=r"^[A-Za-z0-9.:\[\]-]{0,253}$")
     max_reps: int = Field(default=1000, ge=1)
-    partitions: int = Field(default=4, ge=1, le=1024)
+    partitions: int = Field(default=4, ge=1, le=MAX_PARTITIONS)
     replication_factor: int = Field(default=1, ge=1, le=16)
     retention_days: float = Field(default=40.0, gt=0)
     history_days: float = Field(default=62.0, gt=0, le=3660)

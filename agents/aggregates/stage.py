@@ -12,12 +12,13 @@ from agents.kpis.windows import Horizon
 from agents.messages import Snapshot, history_horizon, is_expiry, is_nudge
 from agents.routing import SEP
 from streams.kafka.buffered import StateTable
+from streams.settings import MAX_PARTITIONS
 
 log = logging.getLogger(__name__)
 
 # entity partition (text) -> (version, fields); a list once read back from the changelog
 AggregateRecord = dict[str, tuple[int, dict[str, int]] | list[Any]]
-SOURCE_NAMES = tuple(str(partition) for partition in range(256))  # one string each, not one per record
+SOURCE_NAMES = tuple(str(partition) for partition in range(MAX_PARTITIONS))  # one string each, not one a record
 
 
 class AggregateStage:
@@ -42,7 +43,7 @@ class AggregateStage:
         for source_partition, version, team, rep, bucket, fields in snapshots:
             table_key = SEP.join((team, rep, bucket))
             record: AggregateRecord = data.get(table_key) or {}
-            source = SOURCE_NAMES[source_partition] if source_partition < len(SOURCE_NAMES) else str(source_partition)
+            source = SOURCE_NAMES[source_partition]
             current = record.get(source)
             if current is not None and current[0] > version:
                 continue

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any, Literal, TypeVar
 
 import orjson
@@ -24,6 +25,18 @@ READ_FETCH_WAIT_MS = 50
 # Asking for metadata first takes a few ms.
 
 
+@asynccontextmanager
+async def started(consumer_kwargs: dict[str, Any], **options: Any) -> AsyncIterator[AIOKafkaConsumer]:
+    """A consumer of no group that knows the cluster's metadata (NEW_CLIENT_METADATA), stopped after use."""
+    consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False, **options)
+    await consumer.start()
+    try:
+        await refresh_metadata(consumer)
+        yield consumer
+    finally:
+        await consumer.stop()
+
+
 async def read_to_end(
     consumer_kwargs: dict[str, Any],
     topic: str,
@@ -40,11 +53,8 @@ async def read_to_end(
 
     `check_start(partition, log start offset)` is called before the read and again after it (it may raise):
     a log start that moved means records were deleted under the reader."""
-    options = {"fetch_max_wait_ms": READ_FETCH_WAIT_MS, **options}
-    consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False, auto_offset_reset="earliest", **options)
-    await consumer.start()
-    try:
-        await refresh_metadata(consumer)  # the topic may have just been created; see NEW_CLIENT_METADATA
+    options = {"fetch_max_wait_ms": READ_FETCH_WAIT_MS, "auto_offset_reset": "earliest", **options}
+    async with started(consumer_kwargs, **options) as consumer:  # the topic may have just been created
         if partitions is None:
             partitions = sorted(consumer.partitions_for_topic(topic) or ())
         tps = [TopicPartition(topic, p) for p in partitions]
@@ -71,8 +81,6 @@ async def read_to_end(
         if check_start is not None:
             for tp, first in (await consumer.beginning_offsets(tps)).items():
                 check_start(tp.partition, first)
-    finally:
-        await consumer.stop()
 
 
 async def list_offsets(
@@ -83,14 +91,9 @@ async def list_offsets(
     wanted = {TopicPartition(tp[0], tp[1]): tp for tp in partitions}
     if not wanted:
         return {}
-    consumer = AIOKafkaConsumer(**consumer_kwargs, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        await refresh_metadata(consumer)  # see NEW_CLIENT_METADATA
+    async with started(consumer_kwargs) as consumer:
         ask = consumer.beginning_offsets if which == "beginning" else consumer.end_offsets
         found = await ask(list(wanted))
-    finally:
-        await consumer.stop()
     return {wanted[tp]: offset for tp, offset in found.items()}
 
 
