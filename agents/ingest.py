@@ -23,13 +23,13 @@ import orjson
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
-from agents.entities.state import ages_out, compact, routes
+from agents.entities.decode import decode_compact
+from agents.entities.state import ages_out, routes
 from agents.export.ops_metrics import OpsMetrics
 from agents.kpis.windows import now_us
 from agents.messages import RoutedEvent
 from streams.errors import InvalidEvent
 from streams.kafka.internals import assignment_positions
-from streams.records import decode_event
 from streams.settings import Settings
 from streams.topics import INPUT_TOPICS, topic_name
 
@@ -147,20 +147,20 @@ class Ingest:
             topic = tp.topic
             for message in records:
                 try:
-                    record = decode_event(message.value, currency=s.currency, stages=stages, latest_us=latest)
+                    event = decode_compact(message.value, currency=s.currency, stages=stages, latest_us=latest)
                 except InvalidEvent as exc:
                     log.warning("rejected %s[%d]@%d: %s", topic, message.partition, message.offset, exc)
                     metrics.rejected.labels(topic, exc.reason).inc()
                     rejected.append((message.key, orjson.dumps(self.reject(message, exc))))
                     continue
-                event = compact(record)
-                if record.at_us < oldest and ages_out(event["y"]):
+                at_us = event["a"]
+                if at_us < oldest and ages_out(event["y"]):
                     metrics.late.labels(topic).inc()
                     continue
                 for partition, key, primary in routes(event, partitions):
                     routed.setdefault(partition, []).append((key, event, topic, primary))
                 counts[(topic, event["y"])] = counts.get((topic, event["y"]), 0) + 1
-                delays.append(max(0.0, (now - record.at_us) / 1_000_000))
+                delays.append(max(0.0, (now - at_us) / 1_000_000))
         await self._deliver(routed, rejected)
         metrics.delay.observe_batch(delays)
         for (topic, kind), count in counts.items():

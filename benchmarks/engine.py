@@ -31,8 +31,9 @@ import orjson  # noqa: E402 - after the path fix
 
 from agents.aggregates.stage import AggregateStage  # noqa: E402
 from agents.aggregates.view import AggregateView  # noqa: E402
+from agents.entities.decode import decode_compact  # noqa: E402
 from agents.entities.stage import EntityStage  # noqa: E402
-from agents.entities.state import ages_out, compact, routes  # noqa: E402
+from agents.entities.state import ages_out, routes  # noqa: E402
 from agents.ingest import ROUTE_CHUNK  # noqa: E402
 from agents.kpis import kpis_for  # noqa: E402
 from agents.kpis.windows import now_us  # noqa: E402
@@ -41,7 +42,6 @@ from benchmarks.common import say, write_result  # noqa: E402
 from benchmarks.load import floor_config  # noqa: E402
 from streams.errors import InvalidEvent  # noqa: E402
 from streams.kafka.buffered import MemoryTable  # noqa: E402
-from streams.records import decode_event  # noqa: E402
 from streams.settings import load_settings  # noqa: E402
 from streams.sim.simulator import generate  # noqa: E402
 
@@ -77,11 +77,10 @@ class Engine:
         oldest, stages, routed = now - s.retention_us, frozenset(s.stages), {}
         for value in values:
             try:
-                record = decode_event(value, currency=s.currency, stages=stages, latest_us=now)
+                event = decode_compact(value, currency=s.currency, stages=stages, latest_us=now)
             except InvalidEvent:
                 continue
-            event = compact(record)
-            if record.at_us < oldest and ages_out(event["y"]):
+            if event["a"] < oldest and ages_out(event["y"]):
                 continue
             for partition, key, primary in routes(event, self.partitions):
                 routed.setdefault(partition, []).append((key, event, "sales.x", primary))

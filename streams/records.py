@@ -302,7 +302,7 @@ def _build(f: _Fields, currency: str, stages: Collection[str]) -> Event:
     team_id = f.ident("team_id", max_len=64)
     if kind == "calendar.set" and f.obj.get("rep_id") is not None:
         raise InvalidEvent("bad_value", "rep_id must be absent in a calendar.set: a calendar belongs to a team")
-    rep_required = kind in _REP_REQUIRED
+    rep_required = kind in REP_REQUIRED
     common: dict[str, Any] = {
         "event_id": event_id,
         "occurred_at": occurred_at,
@@ -378,7 +378,7 @@ def _build(f: _Fields, currency: str, stages: Collection[str]) -> Event:
     )
 
 
-_REP_REQUIRED = frozenset({
+REP_REQUIRED = frozenset({
     "lead.assigned", "call.completed", "email.sent", "deal.created", "deal.won", "deal.lost", "deal.stage_changed",
     "meeting.scheduled", "meeting.completed",
 })  # fmt: skip
