@@ -246,11 +246,20 @@ def children(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process and its children (live ones and those it has waited for)."""
+    return sum(cpu_split(pid))
+
+
+def cpu_split(pid: int) -> tuple[float, float]:
+    """User and system CPU of a process and its children, apart."""
     fields = _stat(pid)
     if fields is None:
-        return 0.0
-    own = sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK  # utime stime cutime cstime
-    return own + sum(cpu_seconds(child) for child in children(pid))
+        return 0.0, 0.0
+    user = (int(fields[11]) + int(fields[13])) / TICK  # utime cutime
+    system = (int(fields[12]) + int(fields[14])) / TICK  # stime cstime
+    for child in children(pid):
+        child_user, child_system = cpu_split(child)
+        user, system = user + child_user, system + child_system
+    return user, system
 
 
 def memory_kib(pid: int) -> dict[str, int]:

@@ -29,6 +29,7 @@ from benchmarks.common import (
     Expected,
     bench_env,
     cpu_seconds,
+    cpu_split,
     free_ports,
     get,
     health,
@@ -443,7 +444,8 @@ def _throughput_run(ctx: Context, ds: Dataset, workers_n: int, label: str) -> di
             workers, ds.expected, started=started, timeout=300 + ds.events / 100, label=label, on_poll=sample_memory
         )
         sample_memory()
-        cpu = sum(cpu_seconds(w.process.pid) for w in workers if w.process)
+        splits = [cpu_split(w.process.pid) for w in workers if w.process]
+        cpu = sum(map(sum, splits))
         broker_cpu = cpu_seconds(broker_pid) - broker_cpu0 if broker_pid and broker_cpu0 is not None else None
     finally:
         stop_all(workers)
@@ -468,6 +470,7 @@ def _throughput_run(ctx: Context, ds: Dataset, workers_n: int, label: str) -> di
         "first_ready_s": round(times["first_ready_s"] or 0, 2),
         "worker_cpu_s": round(cpu, 1),
         "worker_cpu_us_per_event": round(cpu / ds.events * 1e6, 1),
+        "worker_system_cpu_s": round(sum(system for _user, system in splits), 1),  # in the kernel, of worker_cpu_s
         "broker_cpu_s": None if broker_cpu is None else round(broker_cpu, 1),
         "peak_rss_mib": [round(v / 1024) for v in peak.values()],
         "alerts_topic_records": alerts[f"{ds.prefix}alerts"],
