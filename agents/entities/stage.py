@@ -80,12 +80,16 @@ class EntityStage:
         for key, items in by_entity.items():
             table_key = f"{partition}{SEP}{key}"
             stored = data.get(table_key)
-            state: EntityState | None = None if stored is None else decode_state(stored)
-            new_state, added = apply_events(state, (item[1] for item in items))
-            self._count_duplicates(items, added)
-            if not added:
-                continue
-            new_state["o"] = offset
+            state: EntityState | None
+            if stored is None and len(items) == 1:  # most: a new entity's first event, nothing to deduplicate
+                state, new_state = None, {"e": [items[0][1]], "o": offset}
+            else:
+                state = None if stored is None else decode_state(stored)
+                new_state, added = apply_events(state, (item[1] for item in items))
+                self._count_duplicates(items, added)
+                if not added:
+                    continue
+                new_state["o"] = offset
             table.put(table_key, partition, encode_state(new_state))
             if key[0] == CALENDARS:
                 self._calendars_changed(partition, key[1:], new_state["e"])
