@@ -77,10 +77,15 @@ class EntityStage:
             by_entity.setdefault(item[0], []).append(item)
         data, table, contribution = self.table.data, self.table, self.kpis.contribution
         partial, clocks = self.partial(partition), self.clocks.setdefault(partition, {})
+        # The batch's entities' changes, summed and then applied once: most keys are a team's or the floor's,
+        # shared by many entities. Applying is a sum, so the order does not matter (a calendar's
+        # re-evaluation applies its own change meanwhile).
+        summed: Contribution = {}
         for key, items in by_entity.items():
             table_key = f"{partition}{SEP}{key}"
             stored = data.get(table_key)
             state: EntityState | None
+            new_state: EntityState
             if stored is None and len(items) == 1:  # most: a new entity's first event, nothing to deduplicate
                 state, new_state = None, {"e": [items[0][1]], "o": offset}
             else:
@@ -94,10 +99,14 @@ class EntityStage:
             if key[0] == CALENDARS:
                 self._calendars_changed(partition, key[1:], new_state["e"])
                 continue
-            new = contribution(key, new_state["e"], clocks)
-            partial.apply(difference(new, contribution(key, state["e"], clocks)) if state else new)
+            contribution(key, new_state["e"], clocks, summed)
+            if state:
+                get = summed.get
+                for field, old in contribution(key, state["e"], clocks).items():
+                    summed[field] = get(field, 0) - old
             if key[0] == "L":
                 self.watch(partition, table_key, new_state["e"], state["e"] if state else None)
+        partial.apply(summed)
 
     def _calendars_changed(self, partition: int, team: str, events: list[CompactEvent]) -> None:
         """A team's calendars changed: every lead of the team in this partition moves from its contribution

@@ -250,6 +250,8 @@ class PartialAggregates:
         buckets, dirty, frozen = self.buckets, self.dirty, self.frozen_before
         moving: dict[str, bool] = {}  # bucket -> not frozen, decided once per bucket name
         for (team, rep, bucket, name), value in delta.items():
+            if not value:  # a sum whose changes cancel out
+                continue
             moves = moving.get(bucket)
             if moves is None:
                 moves = moving[bucket] = not (frozen and bucket[1:11] < frozen and bucket[0] != "m" and bucket != LIVE)

@@ -174,11 +174,13 @@ class ContributionBuilder:
 
     __slots__ = ("clock", "clocks", "out", "paced")
 
-    def __init__(self, clock: BucketClock, clocks: Clocks, paced: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, clock: BucketClock, clocks: Clocks, paced: frozenset[str] = frozenset(), out: Contribution | None = None
+    ) -> None:
         self.clock = clock
         self.clocks = clocks
         self.paced = paced  # fields also kept by minute of the local day (the families' `paced`)
-        self.out: Contribution = {}
+        self.out: Contribution = {} if out is None else out  # added to, never read: it may hold other sums
 
     def business_us(self, team: str, start_us: int, end_us: int) -> int:
         """µs from `start_us` to `end_us` on the team's SLA clock (the wall clock without a calendar)."""

@@ -45,9 +45,12 @@ class Kpis:
         """Every metric with a `window` label (what a history can be asked for)."""
         return {m for f in self.families for m in (*(c[0] for c in f.counts), *(r[0] for r in f.ratios), *f.extra)}
 
-    def contribution(self, key: str, events: list[CompactEvent], clocks: Clocks = NO_CLOCKS) -> Contribution:
-        """What the entity `key` with these events adds to the aggregates, with the teams' SLA clocks."""
-        out = ContributionBuilder(self.clock, clocks, self.paced)
+    def contribution(
+        self, key: str, events: list[CompactEvent], clocks: Clocks = NO_CLOCKS, into: Contribution | None = None
+    ) -> Contribution:
+        """What the entity `key` with these events adds to the aggregates, with the teams' SLA clocks; added
+        to `into` if given (a batch's sum: no dict of its own to make and then add up)."""
+        out = ContributionBuilder(self.clock, clocks, self.paced, into)
         entity = Entity(key, events)
         for family in self._by_kind.get(entity.kind, ()):
             family.contribute(entity, out)
