@@ -53,17 +53,17 @@ def _libc(name: str) -> Callable[..., int] | None:
 MALLOC_TRIM = _libc("malloc_trim")
 MALLOPT = _libc("mallopt")
 M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter
-MMAP_THRESHOLD_BYTES = 8 * 1024 * 1024
+MMAP_THRESHOLD_BYTES = 1024 * 1024
 
 
 def tune_malloc() -> None:
-    """Blocks of 8 MiB and more (the largest fetched and produced batches, a big dict's table) always get a
+    """Blocks of 1 MiB and more (the large fetched and produced batches, a big dict's table) always get a
     mapping of their own, handed back to the OS when freed. glibc starts at 128 KiB but raises the threshold
     to the largest such block freed so far (up to 32 MiB); past that, those buffers come from the heap and
-    its freed pages stay with the worker: 678-746 bytes per waiting lead in the memory benchmark, 662-690
-    with this. At 128 KiB it was 667, but every fetch and produce buffer of a catching-up worker was then a
-    fresh mapping, page-faulted in and zeroed: 2.5 s of system CPU per 1M events instead of 1.2-1.6
-    (benchmarks/README.md, "The allocator")."""
+    its freed pages stay with the worker: 678-746 bytes per waiting lead in the memory benchmark, 667-683
+    with this. At 128 KiB (667 B) every fetch and produce buffer of a catching-up worker was a fresh mapping,
+    page-faulted and zeroed: 2.5-2.7 s of system CPU per 1M events, 1.6-2.3 s at 1 MiB. Larger thresholds
+    saved a little more (1.0 s at 16 MiB) for less stable memory (662-698 B at 8 MiB)."""
     if MALLOPT is not None and not MALLOPT(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES):
         log.warning("mallopt(M_MMAP_THRESHOLD) refused; freed batch buffers may stay in the heap")
 
