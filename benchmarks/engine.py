@@ -4,6 +4,7 @@ stages, with the same JSON between them as on the topics, and the CPU of each st
 
     .venv/bin/python benchmarks/engine.py                      # 200,000 events
     .venv/bin/python benchmarks/engine.py --events 50000 --profile
+    .venv/bin/python benchmarks/engine.py --events 100000 --repeat 5   # each stage's best of 5 runs
 
 Stages, as the worker runs them: `ingest` (decode and validate, compact, route, encode the entity batches;
 `agents/ingest.py`), `entities` (decode a batch, `EntityStage.apply`), `ship` (`EntityStage.outgoing` and
@@ -124,25 +125,37 @@ def main() -> int:
     parser.add_argument("--poll", type=int, default=2000, help="events per ingest poll (the worker's MAX_RECORDS)")
     parser.add_argument("--ship-every", type=int, default=500, help="events between ships")
     parser.add_argument("--profile", action="store_true", help="print cProfile's top 30 functions (slower)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs over the same events, each stage's best kept (a noisy machine)"
+    )
     args = parser.parse_args()
     say(f"engine: generating {args.events:,} events of a 10 × 100-rep floor")
     values = [orjson.dumps(e) for e in generate(floor_config(args.events))]
-    engine = Engine(load_settings().partitions)
     tune_garbage_collector()  # as the worker does
     profiler = cProfile.Profile() if args.profile else None
-    started = time.monotonic()
+    best: dict[str, float] = {}
+    walls = []
+    for _ in range(max(1, args.repeat)):
+        engine = Engine(load_settings().partitions)
+        started = time.monotonic()
+        if profiler is not None:
+            profiler.enable()
+        engine.run(values, args.poll, args.ship_every)
+        if profiler is not None:
+            profiler.disable()
+        walls.append(time.monotonic() - started)
+        for stage, cpu in engine.cpu.items():
+            best[stage] = min(best.get(stage, cpu), cpu)
+        del engine
     if profiler is not None:
-        profiler.enable()
-    engine.run(values, args.poll, args.ship_every)
-    if profiler is not None:
-        profiler.disable()
         pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
-    wall = time.monotonic() - started
+    wall = min(walls)
     n = len(values)
-    per_event = {stage: round(cpu / n * 1e6, 2) for stage, cpu in engine.cpu.items()}
-    total = sum(engine.cpu.values()) / n * 1e6
+    per_event = {stage: round(cpu / n * 1e6, 2) for stage, cpu in best.items()}
+    total = sum(best.values()) / n * 1e6
     summary = (
-        f"engine: {n:,} events, {total:.1f} CPU µs/event in the stages ("
+        f"engine: {n:,} events{f', best of {len(walls)}' if len(walls) > 1 else ''}, "
+        f"{total:.1f} CPU µs/event in the stages ("
         + ", ".join(f"{stage} {us:.1f}" for stage, us in per_event.items())
         + f"); {n / wall:,.0f} ev/s in-process"
         + (" (under cProfile)" if profiler else "")
