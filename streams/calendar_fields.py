@@ -21,8 +21,8 @@ MAX_ZONE_NAME = 64
 # that runs past midnight ends after 1440 (`["22:00", "06:00"]` is (1320, 1800)); sorted, without repeats.
 WeekHours = tuple[tuple[tuple[int, int], ...], ...]
 
-_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\Z")
-_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z")
+_CLOCK = re.compile(r"([01]\d|2[0-3]):([0-5]\d)\Z", re.ASCII)  # ASCII: "0٩:00" is not 09:00
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}\Z", re.ASCII)
 
 
 @lru_cache(maxsize=1)

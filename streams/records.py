@@ -15,8 +15,10 @@ import orjson
 from streams.calendar_fields import WeekHours, parse_holidays, parse_hours, parse_timezone
 from streams.errors import InvalidEvent
 
-_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z")
-_PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?\Z")
+# re.ASCII: \d is 0-9 only (Python's \d also matches other scripts' digits, which int() reads: a period of
+# Arabic-Indic digits passed as YYYY-MM)
+_RFC3339 = re.compile(r"(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})\Z", re.ASCII)
+PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])(-(0[1-9]|[12]\d|3[01]))?\Z", re.ASCII)  # YYYY-MM or YYYY-MM-DD
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -362,7 +364,7 @@ def _build(f: _Fields, currency: str, stages: Collection[str]) -> Event:
     period = f.text("period")
     if period is None:
         raise InvalidEvent("missing_field", "missing required field 'period'")
-    if not _PERIOD.match(period):
+    if not PERIOD.match(period):
         raise InvalidEvent("bad_value", f"period must be YYYY-MM or YYYY-MM-DD, got {period[:32]!r}")
     if len(period) == 10:
         try:

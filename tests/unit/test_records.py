@@ -440,3 +440,30 @@ def test_any_hours_and_holidays_decode_well_formed_or_reject(hours: Any, holiday
         assert list(ranges) == sorted(set(ranges))
         assert all(0 <= start < 1440 and start < end <= start + 1440 for start, end in ranges)
     assert all(isinstance(day, date) for day in record.holidays)
+
+
+@pytest.mark.parametrize(
+    ("fields", "reason"),
+    [  # Python's \d matches other scripts' digits, and int() reads them: the contract's formats are ASCII
+        (
+            {"type": "target.set", "period": "\u0662\u0660\u0662\u0666-11", "metric": "calls_outbound", "value": 4},
+            "bad_value",
+        ),
+        (
+            {"type": "lead.created", "lead_id": "l1", "occurred_at": "\u0662\u0660\u0662\u0666-11-30T10:00:00Z"},
+            "bad_timestamp",
+        ),
+        ({"type": "lead.created", "lead_id": "l1", "occurred_at": "2026-11-30T1\u0660:00:00Z"}, "bad_timestamp"),
+    ],
+)
+def test_digits_of_other_scripts_are_rejected(fields: dict[str, object], reason: str) -> None:
+    with pytest.raises(InvalidEvent) as caught:
+        decode_event(orjson.dumps({**NEW_BASE, **fields}))
+    assert caught.value.reason == reason
+
+
+def test_calendar_digits_of_other_scripts_are_rejected() -> None:
+    with pytest.raises(InvalidEvent, match="HH:MM"):
+        decode_event(calendar(hours={"mon": [["0\u0669:00", "17:00"]]}))
+    with pytest.raises(InvalidEvent, match="holidays"):
+        decode_event(calendar(holidays=["2026-12-2\u0665"]))
