@@ -29,6 +29,7 @@ from streams.records import (
     MAX_TEXT,
     MEETING_OUTCOMES,
     OUTCOMES,
+    PERIOD,
     REP_REQUIRED,
     SOURCES,
     TARGET_METRICS,
@@ -42,7 +43,6 @@ _DAY_US = 86_400_000_000
 _days: dict[str, int | None] = {}  # YYYY-MM-DD -> its midnight in µs since the epoch (None: not a date)
 _PRICED = frozenset({"deal", "target"})
 _FAMILIES = frozenset({"lead", "call", "email", "deal", "meeting", "target"})  # not calendar.set
-_PERIOD = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])(-(0[1-9]|[12][0-9]|3[01]))?\Z")
 
 
 class _Unsure(Exception):
@@ -52,12 +52,12 @@ class _Unsure(Exception):
 def decode_compact(raw: bytes, *, currency: str, stages: Collection[str], latest_us: int | None = None) -> CompactEvent:
     """`compact(decode_event(raw, ...))`, faster; raises what `decode_event` raises."""
     try:
-        event = _accept(orjson.loads(raw), currency, stages)
+        event: CompactEvent | None = _accept(orjson.loads(raw), currency, stages)
     except Exception:  # noqa: BLE001 - not JSON, not an object, a field out of line: the contract decides
         event = None
-    if event is None or (latest_us is not None and event["a"] > latest_us):
-        return compact(decode_event(raw, currency=currency, stages=stages, latest_us=latest_us))
-    return event
+    if event is not None and (latest_us is None or event["a"] <= latest_us):
+        return event
+    return compact(decode_event(raw, currency=currency, stages=stages, latest_us=latest_us))
 
 
 def _ident(value: Any, max_len: int = 128) -> str:
@@ -117,20 +117,20 @@ def _midnight(day: str) -> int | None:
     return (parsed.toordinal() - _EPOCH_ORDINAL) * _DAY_US if 1970 <= parsed.year <= 9998 else None
 
 
-def _accept(obj: Any, currency: str, stages: Collection[str]) -> CompactEvent | None:
-    """The compact event of a valid event of a common shape; None or `_Unsure` otherwise."""
+def _accept(obj: Any, currency: str, stages: Collection[str]) -> CompactEvent:
+    """The compact event of a valid event of a common shape; raises `_Unsure` otherwise."""
     if type(obj) is not dict:
-        return None
+        raise _Unsure
     get = obj.get
     kind = get("type")
     if type(kind) is not str or kind not in EVENT_TYPES:
-        return None
+        raise _Unsure
     family = kind.partition(".")[0]
     if family not in _FAMILIES:
-        return None
+        raise _Unsure
     rep = get("rep_id")
     if rep is None and kind in REP_REQUIRED:
-        return None
+        raise _Unsure
     out: CompactEvent = {
         "i": _ident(get("event_id")),
         "y": kind,
@@ -144,19 +144,19 @@ def _accept(obj: Any, currency: str, stages: Collection[str]) -> CompactEvent | 
             source = get("source")
             if source is not None:
                 if type(source) is not str or source not in SOURCES:
-                    return None
+                    raise _Unsure
                 out["u"] = source
         elif kind == "lead.disqualified":
             _text(get("reason"))
         return out
     if family in _PRICED and not _currency(get("currency"), currency):
-        return None
+        raise _Unsure
     if family == "target":
         period, metric = get("period"), get("metric")
-        if type(period) is not str or not _PERIOD.match(period) or len(period) == 10 and _midnight(period) is None:
-            return None
+        if type(period) is not str or not PERIOD.match(period) or len(period) == 10 and _midnight(period) is None:
+            raise _Unsure
         if type(metric) is not str or metric not in TARGET_METRICS:
-            return None
+            raise _Unsure
         out["P"], out["K"], out["v"] = period, metric, _micro(get("value"), MAX_AMOUNT, inclusive=False)
         return out
     lead = _optional_ident(get("lead_id"))
@@ -169,9 +169,9 @@ def _accept(obj: Any, currency: str, stages: Collection[str]) -> CompactEvent | 
         out["C"] = _ident(get("call_id"))
         direction, outcome = get("direction"), get("outcome")
         if type(direction) is not str or direction not in DIRECTIONS:
-            return None
+            raise _Unsure
         if type(outcome) is not str or outcome not in OUTCOMES:
-            return None
+            raise _Unsure
         out["d"], out["o"] = direction, outcome
         out["s"] = _micro(get("duration_s"), MAX_DURATION_S, inclusive=True)
         return out
@@ -179,13 +179,13 @@ def _accept(obj: Any, currency: str, stages: Collection[str]) -> CompactEvent | 
         out["D"] = _ident(get("deal_id"))
         amount = get("amount")
         if amount is None and kind in ("deal.created", "deal.won"):
-            return None
+            raise _Unsure
         out["m"] = None if amount is None else _micro(amount, MAX_AMOUNT, inclusive=False)
         _text(get("reason"))
         if kind == "deal.stage_changed":
             stage = get("stage")
             if type(stage) is not str or stage not in stages:
-                return None
+                raise _Unsure
             out["S"] = stage
         return out
     out["M"] = _ident(get("meeting_id"))
@@ -195,7 +195,7 @@ def _accept(obj: Any, currency: str, stages: Collection[str]) -> CompactEvent | 
     # meeting.completed
     outcome = get("outcome")
     if type(outcome) is not str or outcome not in MEETING_OUTCOMES:
-        return None
+        raise _Unsure
     duration = get("duration_s")
     if duration is not None:
         _micro(duration, MAX_DURATION_S, inclusive=True)

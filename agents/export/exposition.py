@@ -142,7 +142,7 @@ class KpiExposition:
 def encoded_chunks(pieces: Iterable[str], size: int) -> Iterator[bytes]:
     """The pieces encoded in chunks of about `size` bytes. /metrics with 1,000 reps is 11 MB: sent as one
     body it took three 11 MB buffers a scrape (the text, its encoding, the body), each a fresh mapping from
-    the OS when glibc mapped blocks past 128 KiB (`agents/runtime.py: tune_malloc`): 23 -> 43 ms a scrape."""
+    the OS, since glibc maps blocks past a fixed threshold (`agents/runtime.py: tune_malloc`): 23 -> 43 ms."""
     batch: list[str] = []
     length = 0
     for piece in pieces:

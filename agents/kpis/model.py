@@ -180,7 +180,7 @@ class ContributionBuilder:
         self.clock = clock
         self.clocks = clocks
         self.paced = paced  # fields also kept by minute of the local day (the families' `paced`)
-        self.out: Contribution = {} if out is None else out  # added to, never read: it may hold other sums
+        self.out: Contribution = {} if out is None else out  # families only add to it: it may hold others' sums
 
     def business_us(self, team: str, start_us: int, end_us: int) -> int:
         """µs from `start_us` to `end_us` on the team's SLA clock (the wall clock without a calendar)."""

@@ -28,7 +28,7 @@ import asyncio
 import weakref
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import TopicPartition
 from faust.tables.manager import TableManager
@@ -116,18 +116,23 @@ def _own_connection(thread: Any) -> dict[str, Any] | None:
     return hooks.consumer_kwargs
 
 
-async def _highwaters(self: Any, *partitions: Any) -> Mapping[Any, int]:
-    kwargs = _own_connection(self)
-    if kwargs is None:
-        return await _original_highwaters(self, *partitions)
-    return await list_offsets(kwargs, partitions, "end")
+def _offsets_on_own_connection(
+    original: Callable[..., Awaitable[Mapping[Any, int]]], which: Literal["beginning", "end"]
+) -> Callable[..., Awaitable[Mapping[Any, int]]]:
+    """`AIOKafkaConsumerThread.highwaters` (end) or `.earliest_offsets` (beginning), asked on a connection of
+    their own when the app has one configured."""
+
+    async def offsets(self: Any, *partitions: Any) -> Mapping[Any, int]:
+        kwargs = _own_connection(self)
+        if kwargs is None:
+            return await original(self, *partitions)
+        return await list_offsets(kwargs, partitions, which)
+
+    return offsets
 
 
-async def _earliest_offsets(self: Any, *partitions: Any) -> Mapping[Any, int]:
-    kwargs = _own_connection(self)
-    if kwargs is None:
-        return await _original_earliest_offsets(self, *partitions)
-    return await list_offsets(kwargs, partitions, "beginning")
+_highwaters = _offsets_on_own_connection(_original_highwaters, "end")
+_earliest_offsets = _offsets_on_own_connection(_original_earliest_offsets, "beginning")
 
 
 async def _table_manager_on_start(self: Any) -> None:
@@ -148,6 +153,6 @@ def install() -> None:
         ProducerBuffer.flush = _flush  # type: ignore[method-assign]
         Consumer._commit_offsets = _commit_offsets  # type: ignore[method-assign]  # noqa: SLF001 - the patch
         Consumer.perform_seek = _perform_seek  # type: ignore[method-assign]
-        AIOKafkaConsumerThread.highwaters = _highwaters  # type: ignore[method-assign]
-        AIOKafkaConsumerThread.earliest_offsets = _earliest_offsets  # type: ignore[method-assign]
+        AIOKafkaConsumerThread.highwaters = _highwaters  # type: ignore[method-assign,assignment]
+        AIOKafkaConsumerThread.earliest_offsets = _earliest_offsets  # type: ignore[method-assign,assignment]
         TableManager.on_start = _table_manager_on_start  # type: ignore[method-assign]

@@ -21,7 +21,7 @@ from streams.records import decode_event
 from streams.sim.config import FloorConfig
 from streams.sim.malformed import MALFORMED_KINDS, malformed_value
 from streams.sim.simulator import generate
-from tests.unit.test_records import VALID, event
+from tests.unit.test_records import BASE, VALID, event
 
 STAGES = ("qualification", "proposal", "negotiation")
 MORE: dict[str, dict[str, Any]] = {  # the types test_records' VALID leaves out
@@ -51,9 +51,8 @@ def assert_same(raw: bytes, **kwargs: Any) -> tuple[Any, ...]:
 
 
 def of_kind(kind: str, **changes: Any) -> dict[str, Any]:
-    out = {"event_id": "ev-1", "occurred_at": "2026-11-22T09:15:03.120Z", "team_id": "north", "type": kind}
-    out.update(KINDS[kind])
-    out.update(changes)
+    """test_records' `event`, for its types and the ones it leaves out (`MORE`)."""
+    out = {**BASE, "type": kind, **KINDS[kind], **changes}
     return {k: v for k, v in out.items() if v is not ...}
 
 
