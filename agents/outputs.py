@@ -41,7 +41,15 @@ def outputs(worker: Pipeline) -> Outputs:
             achieved.get_topic_name(),
             delivered_sender(achieved),
             worker.lag,
-            worker.settled_aggregate_partitions,
+            lambda: settled_view(worker),
         ),
         feed=AchievementFeed(settings.aiokafka_kwargs(), achieved.get_topic_name()),
     )
+
+
+def settled_view(worker: Pipeline) -> set[int] | None:
+    """The aggregate partitions owned here, once the view holds what the last rebalance moved (None before)."""
+    owned = worker.settled_aggregate_partitions()
+    if owned is None or not worker.takeover.settled(worker.aggregate_stage.applied, owned):
+        return None
+    return owned

@@ -21,7 +21,7 @@ from agents.aggregates.replica import ViewReplica
 from agents.aggregates.stage import AggregateStage
 from agents.aggregates.view import AggregateView
 from agents.alerts.notify import follow_alerts
-from agents.entities.shipping import ShipSchedule, events_waiting
+from agents.entities.shipping import ShipSchedule, Takeover, events_waiting
 from agents.entities.stage import EntityStage, chunks
 from agents.export.exposition import KpiCollector
 from agents.export.health import EndOffsets, LagCollector, consumer_lag
@@ -44,7 +44,6 @@ from streams.topics import faust_topic
 
 log = logging.getLogger(__name__)
 
-SHIP_CHUNK = 1000  # snapshots per message, well under Kafka's 1 MB message limit
 TRIM_S = 2.0  # how often freed heap is handed back to the OS
 BROKER_PROBE_S = 2.0
 NUDGE_S = 5.0  # a partition not moving although Kafka has more for this long is nudged (streams/kafka/gaps.py)
@@ -88,7 +87,7 @@ class Pipeline:
         changelog, owned = self.aggregates.changelog_topic.get_topic_name(), self.settled_aggregate_partitions
         self.follower = ViewReplica(s.aiokafka_kwargs(), changelog, s.partitions, owned=owned)
         self._ingesting: asyncio.Future[None] | None = None
-        self.shipping = ShipSchedule(lambda: events_waiting(self.lag(), entity_name))
+        self.shipping, self.takeover = ShipSchedule(lambda: events_waiting(self.lag(), entity_name)), Takeover(self.lag)
         self.entities.on_recover(self._rebuild_partials)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
@@ -135,6 +134,7 @@ class Pipeline:
         notifier start at the first one, while the tables recover (Faust starts app tasks only after)."""
         self.gate.assigned()
         self.ends.forget()
+        self.takeover.assigned()
         self.announcer.forget()
         if self._ingesting is None:
             # cancelled when the app stops; should it fail, the app crashes (mode's add_future)
@@ -157,16 +157,16 @@ class Pipeline:
         self._advance_minutes()
         self.alerts.forget()
         self.entity_stage.rebuild(self._entity_partitions())
+        self.takeover.rebuilt()
 
     async def _ship(self) -> None:
         """Send each changed partial bucket to its team/rep's aggregate partition, in few messages (ShipSchedule)."""
         if not self.shipping.due():
             return
         self._advance_minutes()
-        assigned = self._entity_partitions()
-        for target, snapshots in self.entity_stage.outgoing(assigned, self.settings.partitions).items():
-            for chunk in chunks(snapshots, SHIP_CHUNK):
-                self.aggregate_topic.send_soon(key=None, value={"s": chunk}, partition=target)
+        outgoing = self.entity_stage.outgoing(self._entity_partitions(), self.settings.partitions)
+        send = self.aggregate_topic.send_soon
+        self.takeover.shipped([send(key=None, value={"s": c}, partition=p) for p, c in chunks(outgoing)])
 
     async def _send_expiry(self) -> None:
         """Ask the agents owning this worker's partitions to drop what left the retention.

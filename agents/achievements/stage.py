@@ -47,7 +47,9 @@ class AchievementStage:
         self.topic = topic
         self.send = send  # returns once the broker has the message
         self.lag = lag  # messages behind per partition this worker reads (-1: not known)
-        self.owned = owned  # the aggregate partitions this worker owns; None while a rebalance moves them
+        # the aggregate partitions this worker owns; None while a rebalance moves them, and until the view
+        # holds what this worker rebuilt of the entity partitions it took over (entities/shipping.py: Takeover)
+        self.owned = owned
         self.announced: set[Identity] | None = None  # read back from the topic
         self.checked: dict[tuple[str, str], Hashable] = {}  # key -> (aggregates version, day) last looked at
         self.caught_up_at = float("-inf")
@@ -58,6 +60,7 @@ class AchievementStage:
         """After a rebalance: keys may have come from another worker, which may have announced for them."""
         self.announced = None
         self.checked = {}
+        self.caught_up_at = float("-inf")  # caught up on what the rebalance moved here, not before it
         self._generation += 1
 
     async def announce(self) -> None:

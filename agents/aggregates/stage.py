@@ -28,9 +28,12 @@ class AggregateStage:
         self.table = table
         self.view = view
         self.foreign = foreign
+        self.applied: dict[int, int] = {}  # partition -> offset of the last message applied
 
     def apply(self, partition: int, offset: int, value: dict[str, Any]) -> None:
         """Snapshots are idempotent by version: an older one than the bucket holds is ignored."""
+        if offset > self.applied.get(partition, -1):
+            self.applied[partition] = offset
         snapshots: list[Snapshot] | None = value.get("s")
         if snapshots is None:
             if is_expiry(value):

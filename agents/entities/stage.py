@@ -31,6 +31,8 @@ from streams.kafka.buffered import StateTable
 
 log = logging.getLogger(__name__)
 
+SHIP_CHUNK = 1000  # snapshots per shipped message, well under Kafka's 1 MB message limit
+
 # partition, table key, a lead's events now and before the change (None: new here, or rebuilt)
 Watch = Callable[[int, str, list[CompactEvent], list[CompactEvent] | None], None]
 
@@ -238,9 +240,11 @@ class EntityStage:
         return outgoing
 
 
-def chunks(snapshots: list[Snapshot], size: int) -> Iterator[list[Snapshot]]:
-    for start in range(0, len(snapshots), size):
-        yield snapshots[start : start + size]
+def chunks(outgoing: dict[int, list[Snapshot]], size: int = SHIP_CHUNK) -> Iterator[tuple[int, list[Snapshot]]]:
+    """`outgoing`'s snapshots as messages of at most `size`, each with its aggregate partition."""
+    for target, snapshots in outgoing.items():
+        for start in range(0, len(snapshots), size):
+            yield target, snapshots[start : start + size]
 
 
 def entity_key_partition(key: str) -> int:

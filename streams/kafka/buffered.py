@@ -61,10 +61,17 @@ class MemoryTable:
 class BufferedTable:
     """A Faust table whose writes reach its changelog at the next commit, once per dirty key."""
 
-    def __init__(self, table: Any, encode: Callable[[Any], bytes], owned: Callable[[], set[int]]) -> None:
+    def __init__(
+        self,
+        table: Any,
+        encode: Callable[[Any], bytes],
+        owned: Callable[[], set[int]],
+        written: Callable[[int, int], None] = lambda partition, offset: None,
+    ) -> None:
         self.table = table
         self.encode = encode
         self.owned = owned  # the partitions this worker owns now
+        self.written = written  # a flush's records of a partition are in, up to this changelog offset
         self.dirty: dict[str, int] = {}  # key -> changelog partition
         self._data: dict[str, Any] | None = None
 
@@ -174,7 +181,7 @@ async def _send_all(
 ) -> None:
     """Send the keys' records to one partition in large batches, at most ~8 MB unacknowledged."""
     data, encode = table.data, table.encode
-    deliveries = []
+    deliveries: dict[asyncio.Future[Any], int] = {}  # a batch's delivery -> its records
     unacknowledged = 0
     batch = producer.create_batch()
     for key in keys:
@@ -182,26 +189,29 @@ async def _send_all(
         record = {"key": orjson.dumps(key), "value": None if value is None else encode(value), "timestamp": None}
         if batch.append(**record) is None:
             unacknowledged += batch.size()
-            deliveries.append(await producer.send_batch(batch, topic, partition=partition))
+            deliveries[await producer.send_batch(batch, topic, partition=partition)] = batch.record_count()
             if unacknowledged >= IN_FLIGHT_BYTES:
-                await _acknowledged(deliveries, stopping)
-                deliveries, unacknowledged = [], 0
+                table.written(partition, await _acknowledged(deliveries, stopping))
+                deliveries, unacknowledged = {}, 0
             batch = producer.create_batch()
             if batch.append(**record) is None:
                 raise ValueError(f"a {len(record['value'] or b'')}-byte changelog record does not fit in a batch")
     if batch.record_count():
-        deliveries.append(await producer.send_batch(batch, topic, partition=partition))
-    await _acknowledged(deliveries, stopping)
+        deliveries[await producer.send_batch(batch, topic, partition=partition)] = batch.record_count()
+    table.written(partition, await _acknowledged(deliveries, stopping))
 
 
-async def _acknowledged(deliveries: list[asyncio.Future[Any]], stopping: Callable[[], bool]) -> None:
+async def _acknowledged(deliveries: dict[asyncio.Future[Any], int], stopping: Callable[[], bool]) -> int:
     """Wait for the broker's acknowledgements (the producer retries meanwhile); a failure raises. Gives
     up when the worker stops: an unreachable broker must not hold the shutdown for the producer's
-    20-minute delivery timeout."""
+    20-minute delivery timeout. Returns the offset of the last record (a batch's delivery resolves to
+    its first record's `RecordMetadata`)."""
     pending: set[asyncio.Future[Any]] = set(deliveries)
+    last = -1
     while pending:
         done, pending = await asyncio.wait(pending, timeout=RETRY_S)
         for delivery in done:
-            delivery.result()
+            last = max(last, delivery.result().offset + deliveries[delivery] - 1)
         if pending and stopping():
             raise NotFlushed(f"{len(pending)} changelog batches not acknowledged")
+    return last

@@ -37,5 +37,5 @@ def buffered_table(
         on_restored=on_restored,
         on_dropped=on_dropped,
     )
-    buffered = BufferedTable(table, encode=encode, owned=lambda: set(store.restored))
+    buffered = BufferedTable(table, encode=encode, owned=lambda: set(store.restored), written=store.written)
     return buffered

@@ -5,6 +5,7 @@ RebalanceGate: a revocation waits for the running flush, and no flush runs until
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
@@ -40,21 +41,27 @@ class Producer:
     ) -> None:
         self.capacity, self.fail, self.hang, self.acknowledge = capacity, fail, hang, acknowledge
         self.sent: list[tuple[str, int, list[tuple[bytes, bytes | None]]]] = []
+        self.ends: dict[int, int] = {}  # partition -> offset of its next record
 
     def create_batch(self) -> Batch:
         return Batch(self.capacity)
 
-    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[None]:
-        delivery: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def send_batch(self, batch: Batch, topic: str, *, partition: int) -> asyncio.Future[Any]:
+        """Resolves, as aiokafka's does, to the offset of the batch's first record (in a RecordMetadata)."""
+        delivery: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         if self.fail:
             self.fail -= 1
             delivery.set_exception(ConnectionError("broker away"))
-        elif self.acknowledge is not None:  # the broker acknowledges when the test says so
-            self.sent.append((topic, partition, batch.records))
-            asyncio.create_task(self.acknowledge.wait()).add_done_callback(lambda _: delivery.set_result(None))
-        elif not self.hang:
-            self.sent.append((topic, partition, batch.records))
-            delivery.set_result(None)
+            return delivery
+        if self.hang:
+            return delivery
+        self.sent.append((topic, partition, batch.records))
+        metadata = SimpleNamespace(partition=partition, offset=self.ends.get(partition, 0))
+        self.ends[partition] = metadata.offset + len(batch.records)
+        if self.acknowledge is not None:  # the broker acknowledges when the test says so
+            asyncio.create_task(self.acknowledge.wait()).add_done_callback(lambda _: delivery.set_result(metadata))
+        else:
+            delivery.set_result(metadata)
         return delivery
 
 
@@ -148,3 +155,22 @@ async def test_a_revocation_waits_for_the_running_flush_and_none_runs_until_the_
     gate.assigned()
     assert await gate.flush(flush) is True
     assert records(producer)[(0, "k0")] == b"10"
+
+
+async def test_each_flush_tells_how_far_the_changelog_partitions_it_wrote_now_reach() -> None:
+    """The store's persisted offsets: a later recovery of a partition kept over a rebalance starts after
+    what this worker wrote (streams/kafka/store.py: `written`)."""
+    written: list[tuple[int, int]] = []
+    table = BufferedTable(
+        Table(), encode=orjson.dumps, owned=lambda: {0, 1}, written=lambda p, o: written.append((p, o))
+    )
+    producer = Producer(capacity=3)
+    for n in range(7):
+        table.put(f"k{n}", 0, n)
+    table.put("one", 1, 1)
+    await flush_tables(producer, [table], stopping=lambda: False)
+    assert sorted(written) == [(0, 6), (1, 0)]  # 7 records in batches of 3: offsets 0..6
+    written.clear()
+    table.put("k1", 0, 10)
+    await flush_tables(producer, [table], stopping=lambda: False)
+    assert written == [(0, 7)]

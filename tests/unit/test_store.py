@@ -53,3 +53,29 @@ async def test_dropped_and_newly_assigned_partitions_reach_on_dropped(
     assert table.data == {"0-a": b"1"}
     await store.on_rebalance(set(), set(), set())  # nothing moved: nothing forgotten
     assert dropped == [{2, 3}]
+
+
+def test_what_this_worker_wrote_counts_as_persisted_for_the_partitions_it_owns(app: Any) -> None:
+    """A partition kept over a rebalance is not read back from its changelog start: Faust's recovery starts
+    after the last record this worker wrote (`persisted_offset`), as it does for its own tables."""
+    table = buffered_table(
+        app,
+        "entities",
+        partitions=4,
+        partition_of=lambda key: int(key[0]),
+        decode=bytes,
+        encode=bytes,
+        consumer_kwargs={},
+    )
+    store = table.table.data
+    assert isinstance(store, BulkRestoredStore)
+    changelog = table.table.changelog_topic.get_topic_name()
+    store.restored = {0: None, 1: 40}  # partition 0 was empty when restored, 1 read up to offset 40
+    table.written(0, 6)
+    table.written(1, 39)  # never backwards
+    table.written(2, 9)  # not owned here (revoked meanwhile): nothing
+    table.written(1, -1)  # nothing acknowledged
+    assert [store.persisted_offset(TP(changelog, p)) for p in range(3)] == [6, 40, None]
+    table.written(1, 52)
+    assert store.persisted_offset(TP(changelog, 1)) == 52
+    assert set(store.restored) == {0, 1}
