@@ -112,6 +112,19 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
 FULL_CHECK_EVERY_S = 10.0
 
 
+def clear_of_a_minute_turn(margin_s: float = 3.0, needed_s: float = 25.0) -> None:
+    """Wait until the next `needed_s` seconds cross no minute boundary and the last one is `margin_s` behind.
+
+    A one-time comparison of the `last_60m` windows with the reference cannot read both at one instant: a
+    minute turning between the reference's `now` and the worker's reply (or less than a ship interval
+    before it: the worker moves its minute buckets on at its next ship) shifts the window on one side only.
+    `converge` retries; a check that compares once first waits for a quiet stretch of the minute."""
+    now = datetime.now(timezone.utc)
+    second = now.second + now.microsecond / 1e6
+    if not margin_s <= second <= 60 - needed_s:
+        time.sleep((60 - second + margin_s) % 60)
+
+
 def read_to_end(workers: list[Worker]) -> bool:
     """Every worker's /api/health lists assigned partitions, each read to its end (lag 0)."""
     for worker in workers:
