@@ -111,15 +111,9 @@ async def _perform_seek(self: Any) -> None:
         await self._thread.seek_to_beginning(*(TopicPartition(tp.topic, tp.partition) for tp in unread))
     hooks = _HOOKS.get(self.app)
     if hooks is not None:  # Faust's read offsets stay as they are (None for the partitions sought to their start)
-        hooks.sought({**read, **await _log_starts(self, hooks, unread)})
-
-
-async def _log_starts(consumer: Any, hooks: Hooks, partitions: list[Any]) -> dict[Any, int]:
-    if not partitions:
-        return {}
-    if hooks.consumer_kwargs is None:
-        return dict(await consumer._thread.earliest_offsets(*partitions))  # noqa: SLF001
-    return await list_offsets(hooks.consumer_kwargs, partitions, "beginning")
+        # the log starts, on the app's own connection when it has one (`_earliest_offsets` below)
+        starts = dict(await self._thread.earliest_offsets(*unread)) if unread else {}
+        hooks.sought({**read, **starts})
 
 
 def _own_connection(thread: Any) -> dict[str, Any] | None:
