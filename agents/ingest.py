@@ -30,7 +30,7 @@ from agents.kpis.windows import now_us
 from agents.messages import RoutedEvent
 from streams.errors import InvalidEvent
 from streams.kafka.internals import assignment_positions
-from streams.settings import Settings
+from streams.settings import HEARTBEAT_S, Settings
 from streams.topics import INPUT_TOPICS, topic_name
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ class Ingest:
             fetch_min_bytes=FETCH_MIN_BYTES,
             fetch_max_wait_ms=FETCH_WAIT_MS,
             session_timeout_ms=int(s.session_timeout_seconds * 1000),
-            heartbeat_interval_ms=1000,  # a joining worker gets its share within about a second
+            heartbeat_interval_ms=round(HEARTBEAT_S * 1000),
             client_id=f"{s.faust_id}-ingest",
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )

@@ -21,6 +21,9 @@ ENV_PREFIX = "SALESFLOOR_"
 
 
 MAX_PARTITIONS = 1024  # per internal topic
+# How often a worker's consumers (Faust's and ingest's) heartbeat: a group's members learn of a rebalance (a
+# worker joining or leaving) at their next heartbeat, so a hand-over waits about this long for each group.
+HEARTBEAT_S = 0.25
 
 
 class Settings(BaseSettings):

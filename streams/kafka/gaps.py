@@ -9,7 +9,8 @@ events, missing after a worker joined.
 `OffsetGaps` knows which offset each partition's next message must have: the committed offset Faust
 sought to after a rebalance, then the offset after the last message. A message further on means the
 ones between were skipped; the agent reads them from Kafka and applies them first, then acknowledges them to
-Faust's consumer, whose commits would otherwise stop short of them for good. Our topics are
+Faust's consumer, whose commits would otherwise stop short of them for good (all but those Faust already
+counts as acknowledged itself: see `acknowledge`). Our topics are
 neither compacted nor transactional, so their offsets have no holes of their own. Applying is
 idempotent, so a message that arrives twice (a replay, or the skipped one delivered after all) does
 no harm.
