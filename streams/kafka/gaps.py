@@ -25,6 +25,7 @@ from typing import Any
 import orjson
 from faust.types import TP, Message
 
+from streams.kafka.internals import counted_gap
 from streams.kafka.read_to_end import read_to_end
 
 log = logging.getLogger(__name__)
@@ -85,7 +86,7 @@ def acknowledge(consumer: Any, topic: str, partition: int, offsets: list[int]) -
     crept one offset per commit through the whole read-back range, and looked stuck (seen in the
     join/leave crash test: a read-back of 97 messages, the commit 27 offsets in when the test gave up)."""
     tp = TP(topic, partition)
-    gap = consumer._gap.get(tp)  # noqa: SLF001 - Faust's own record of the offsets it will count as acknowledged
+    gap = counted_gap(consumer, tp)
     for offset in offsets:
         if not (gap and gap.overlaps(offset)):
             consumer.ack(Message(topic, partition, offset, 0.0, 0, None, None, None, None, tp=tp))

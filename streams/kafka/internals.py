@@ -35,6 +35,12 @@ def read_offsets(consumer: Any) -> dict[Any, int | None]:
     return dict(consumer._read_offset)  # noqa: SLF001
 
 
+def counted_gap(consumer: Any, tp: TP) -> Any:
+    """The offsets of a partition that Faust's consumer counts as acknowledged at its next commit without
+    an ack (an IntervalTree; None when there are none): those it saw skipped between two messages."""
+    return consumer._gap.get(tp)  # noqa: SLF001
+
+
 def partition_url(app: Any, tp: TP) -> str | None:
     """The web URL of the worker assigned a partition, from Faust's table-routing map."""
     url = app.assignor._tps_url.get(tp)  # noqa: SLF001

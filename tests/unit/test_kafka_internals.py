@@ -13,6 +13,7 @@ from aiokafka.consumer.subscription_state import Assignment, TopicPartitionState
 from faust.transport.consumer import Consumer
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.transport.producer import ProducerBuffer
+from faust.types import TP
 from prometheus_client import CollectorRegistry
 
 from streams.app import create_app
@@ -34,6 +35,7 @@ def test_faust_private_attributes(app: object) -> None:
     assert hasattr(table, "_data")
     assert internals.aiohttp_app(app).on_shutdown is not None
     assert internals.read_offsets(app.consumer) == {}  # type: ignore[attr-defined]
+    assert internals.counted_gap(app.consumer, TP("internals", 0)) is None  # type: ignore[attr-defined]
 
 
 def test_faust_methods_the_fixes_wrap() -> None:
