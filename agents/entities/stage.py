@@ -201,19 +201,19 @@ class EntityStage:
             if key[0] == CALENDARS and int(partition_text) in clocks:
                 clocks[int(partition_text)][key[1:]] = team_clock(decode_state(stored)["e"])
         self.clocks = clocks
+        numbered = {str(p): p for p in assigned}  # the keys' partition text -> partition, without int()
         for table_key, stored in self.table.data.items():
             partition_text, _, key = table_key.partition(SEP)
-            partition = int(partition_text)
-            summed = sums.get(partition)
-            if summed is None:
+            partition = numbered.get(partition_text)
+            if partition is None:
                 continue
             state: EntityState = decode_state(stored)
-            versions[partition] = max(versions.get(partition, -1), state.get("o", -1))
+            version = state.get("o", -1)
+            if version > versions.get(partition, -2):  # -1 (no version) counts, as max() did
+                versions[partition] = version
             if key[0] == CALENDARS:
                 continue
-            get = summed.get
-            for name, value in contribution(key, state["e"], clocks[partition]).items():
-                summed[name] = get(name, 0) + value
+            contribution(key, state["e"], clocks[partition], sums[partition])  # added straight into the sum
             if key[0] == "L":
                 self.watch(partition, table_key, state["e"], None)
         for partition, summed in sums.items():
