@@ -196,21 +196,19 @@ class EntityStage:
         versions: dict[int, int] = {}
         contribution = self.kpis.contribution
         clocks: dict[int, dict[str, TeamClock]] = {p: {} for p in assigned}
+        numbered = {str(p): p for p in assigned}  # the keys' partition text -> partition, without int()
         for table_key, stored in self.table.data.items():  # the calendars first: leads' KPIs depend on them
             partition_text, _, key = table_key.partition(SEP)
-            if key[0] == CALENDARS and int(partition_text) in clocks:
-                clocks[int(partition_text)][key[1:]] = team_clock(decode_state(stored)["e"])
+            if key[0] == CALENDARS and partition_text in numbered:
+                clocks[numbered[partition_text]][key[1:]] = team_clock(decode_state(stored)["e"])
         self.clocks = clocks
-        numbered = {str(p): p for p in assigned}  # the keys' partition text -> partition, without int()
         for table_key, stored in self.table.data.items():
             partition_text, _, key = table_key.partition(SEP)
             partition = numbered.get(partition_text)
             if partition is None:
                 continue
             state: EntityState = decode_state(stored)
-            version = state.get("o", -1)
-            if version > versions.get(partition, -2):  # -1 (no version) counts, as max() did
-                versions[partition] = version
+            versions[partition] = max(versions.get(partition, -1), state.get("o", -1))
             if key[0] == CALENDARS:
                 continue
             contribution(key, state["e"], clocks[partition], sums[partition])  # added straight into the sum

@@ -77,7 +77,8 @@ class BulkRestoredStore(Store[Any, Any]):
         all this worker had written since the partition was assigned (1.2 s of a takeover in the
         achievements test, and once that read hung for a minute with nothing fetched)."""
         if partition in self.restored and offset >= 0:
-            self.restored[partition] = max(offset, self.restored[partition] or -1)
+            known = self.restored[partition]
+            self.restored[partition] = offset if known is None else max(offset, known)
 
     async def on_rebalance(
         self, assigned: set[TP], revoked: set[TP], newly_assigned: set[TP], generation_id: int = 0
