@@ -65,11 +65,10 @@ class Pipeline:
         self.aggregate_state = aggregate_table(
             app, s, self.view, on_changelog_event=lambda event: self.aggregate_stage.restored(event)
         )
-        self.entities, self.aggregates = self.entity_state.table, self.aggregate_state.table
-        self.gate = RebalanceGate()
+        self.aggregate_changelog = self.aggregate_state.table.changelog_topic.get_topic_name()
         self.gaps, self.ends = OffsetGaps(s.aiokafka_kwargs()), EndOffsets(app, s.aiokafka_kwargs())
-        self.stalls = StallWatch(self.gaps)
-        faust_fixes.set_hooks(app, faust_fixes.Hooks(self._flush_state, self.gaps.sought, s.aiokafka_kwargs()))
+        self.gate, self.stalls = RebalanceGate(), StallWatch(self.gaps)
+        faust_fixes.set_hooks(app, faust_fixes.Hooks(self.before_commit, self.gaps.sought, s.aiokafka_kwargs()))
         self.alerts, self.announcer, self.achievements = outputs(self)
         entity_name, aggregate_name = self.entity_topic.get_topic_name(), self.aggregate_topic.get_topic_name()
         self.entity_stage: EntityStage = EntityStage(
@@ -84,11 +83,12 @@ class Pipeline:
         self._advance_minutes()
         self.aggregate_stage = AggregateStage(self.aggregate_state, self.view, foreign_messages(aggregate_name))
         self.ingest = Ingest(s, self.metrics, lambda: aiokafka_producer(app), entity_name, deadletter_record)
-        changelog, owned = self.aggregates.changelog_topic.get_topic_name(), self.settled_aggregate_partitions
+        changelog, owned = self.aggregate_changelog, self.settled_aggregate_partitions
         self.follower = ViewReplica(s.aiokafka_kwargs(), changelog, s.partitions, owned=owned)
+        self.replica: AggregateView = self.follower.view  # the read side's copy of what other workers own
         self._ingesting: asyncio.Future[None] | None = None
         self.shipping, self.takeover = ShipSchedule(lambda: events_waiting(self.lag(), entity_name)), Takeover(self.lag)
-        self.entities.on_recover(self._rebuild_partials)
+        self.entity_state.table.on_recover(self._rebuild_partials)
         app.on_partitions_revoked.connect(self._on_revoked)
         app.on_partitions_assigned.connect(self._on_assigned)
         for topic, stage in ((self.entity_topic, self.entity_stage), (self.aggregate_topic, self.aggregate_stage)):
@@ -108,10 +108,6 @@ class Pipeline:
         install_web(app, self, self.registry)
 
     @property
-    def replica(self) -> AggregateView:
-        return self.follower.view
-
-    @property
     def broker_seen_at(self) -> float:
         return self.probe.seen_at
 
@@ -122,9 +118,8 @@ class Pipeline:
         return consumer_lag(self.app, self.ingest.lag(), self.ends.known)
 
     def owner_url(self, partition: int) -> str | None:
-        if partition in self.assigned_aggregate_partitions():
-            return None
-        return partition_url(self.app, TP(self.aggregates.changelog_topic.get_topic_name(), partition))
+        owned = self.assigned_aggregate_partitions()
+        return None if partition in owned else partition_url(self.app, TP(self.aggregate_changelog, partition))
 
     def state_sizes(self) -> tuple[int, int]:
         return len(self.entity_state.data), len(self.aggregate_state.data)
@@ -147,11 +142,15 @@ class Pipeline:
     async def _on_revoked(self, *_: Any, **__: Any) -> None:
         await self.gate.revoked()
 
-    async def _flush_state(self) -> bool:
-        """Make the tables' state durable; runs right before the consumer commits offsets, which it
-        skips (False) while partitions are being reassigned."""
+    async def before_commit(self) -> bool:
+        """Make the tables' state durable and ship what it changed, right before the consumer flushes the producer
+        and commits offsets, which it skips (False) while partitions are being reassigned. A change committed
+        unshipped would never be shipped: the next owner restores it and replays nothing that changes it."""
         tables, stopping = [self.entity_state, self.aggregate_state], lambda: bool(self.app.should_stop)
-        return await self.gate.flush(lambda: flush_tables(aiokafka_producer(self.app), tables, stopping))
+        if not await self.gate.flush(lambda: flush_tables(aiokafka_producer(self.app), tables, stopping)):
+            return False
+        self._ship_now()
+        return True
 
     async def _rebuild_partials(self) -> None:
         self._advance_minutes()
@@ -160,28 +159,29 @@ class Pipeline:
         self.takeover.rebuilt()
 
     async def _ship(self) -> None:
-        """Send each changed partial bucket to its team/rep's aggregate partition, in few messages (ShipSchedule)."""
-        if not self.shipping.due():
-            return
+        """The flush interval's timer: ship when `ShipSchedule` says so."""
+        if self.shipping.due():
+            self._ship_now()
+
+    def _ship_now(self) -> None:
+        """Send each changed partial bucket to its team/rep's aggregate partition, in few messages."""
         self._advance_minutes()
         outgoing = self.entity_stage.outgoing(self._entity_partitions(), self.settings.partitions)
         send = self.aggregate_topic.send_soon
         self.takeover.shipped([send(key=None, value={"s": c}, partition=p) for p, c in chunks(outgoing)])
 
     async def _send_expiry(self) -> None:
-        """Ask the agents owning this worker's partitions to drop what left the retention.
-
-        Tables may only change inside their stream, so the request travels through the topics."""
+        """Ask the agents owning this worker's partitions to drop what left the retention (tables may only change
+        inside their stream, so the request travels through the topics)."""
         request = expiry_request(now_us(), self.settings.retention_us, self.settings.history_days, self.kpis.clock)
         for topic in (self.entity_topic, self.aggregate_topic):
             for partition in self._assigned(topic.get_topic_name()):
                 topic.send_soon(key=b"", value=request, partition=partition)
 
     async def _nudge(self) -> None:
+        """Nudge the stalled partitions (none while rebalancing: streams are paused until the tables recover)."""
         topics = {topic.get_topic_name(): topic for topic in (self.entity_topic, self.aggregate_topic)}
-        assigned: list[tuple[str, int]] = []
-        if not self.app.rebalancing:  # streams are paused until the tables are recovered
-            assigned = [(name, partition) for name in topics for partition in sorted(self._assigned(name))]
+        assigned = [] if self.app.rebalancing else [(n, p) for n in topics for p in sorted(self._assigned(n))]
         for name, partition in self.stalls.due(self.app.consumer, assigned):
             topics[name].send_soon(key=b"", value={NUDGE: True}, partition=partition)
 

@@ -142,8 +142,9 @@ def entity_keys(event: CompactEvent) -> list[str]:
 
 
 class EntityState(TypedDict, total=False):
-    """What the entity table stores per entity (`encode_state`): its distinct events, and the offset of
-    the entity-topic message that last changed it."""
+    """What the entity table stores per entity (`encode_state`): its distinct events, and its partition's
+    version when it last changed (the highest entity-topic offset applied then: a message read back after
+    later ones changes it at the later version, which its partition's partials were shipped with)."""
 
     e: list[CompactEvent]
     o: int
@@ -247,14 +248,14 @@ class PartialAggregates:
         cohort change there (a late contact of an old lead) no longer counts (SPEC §4: "as long as the
         cohort's window is retained"). Were it shipped, this partition's snapshot of that bucket would
         hold only the change."""
-        buckets, dirty, frozen = self.buckets, self.dirty, self.frozen_before
+        buckets, dirty = self.buckets, self.dirty
         moving: dict[str, bool] = {}  # bucket -> not frozen, decided once per bucket name
         for (team, rep, bucket, name), value in delta.items():
             if not value:  # a sum whose changes cancel out
                 continue
             moves = moving.get(bucket)
             if moves is None:
-                moves = moving[bucket] = not (frozen and bucket[1:11] < frozen and bucket[0] != "m" and bucket != LIVE)
+                moves = moving[bucket] = not self.frozen(bucket)
             if not moves:
                 continue
             key = (team, rep, bucket)
@@ -270,6 +271,15 @@ class PartialAggregates:
                 fields[name] = total
             else:
                 fields.pop(name, None)
+
+    def frozen(self, bucket: str) -> bool:
+        """A day (or month) before `frozen_before`; minute and live buckets never freeze."""
+        frozen = self.frozen_before
+        return bool(frozen) and bucket[1:11] < frozen and bucket[0] != "m" and bucket != LIVE
+
+    def mark_changed(self, keys: Iterable[AggregateKey]) -> None:
+        """Ship these buckets at the next ship, as they are now (empty if none), unless frozen."""
+        self.dirty.update(key for key in keys if not self.frozen(key[2]))
 
     def _apply_awaiting(self, key: AggregateKey, created_us: int, count: int) -> None:
         """A team's awaiting creation times; the floor's oldest is its teams' oldest (`snapshot`), so the

@@ -1,14 +1,24 @@
 """The agents' message handling without a broker: internal messages of another version and nudges are
-skipped without touching state, and a partition's snapshot version never goes backwards."""
+skipped without touching state, a partition's snapshot version never goes backwards, and a change read
+back survives a rebuild."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from datetime import datetime, timezone
+from typing import Any
 
+import orjson
 import pytest
 
+from agents.entities.state import compact
+from agents.kpis.model import LIVE, UNASSIGNED, CompactEvent
+from agents.kpis.response import AWAITING
 from agents.pipeline import Pipeline
+from agents.routing import entity_partition
 from streams.app import create_app
+from streams.records import decode_event
 from streams.settings import load_settings
 
 
@@ -38,3 +48,63 @@ def test_a_replayed_message_does_not_lower_the_version(pipeline: Pipeline) -> No
     assert pipeline.entity_stage.versions[0] == 10
     pipeline.entity_stage.apply(0, 11, {"b": []})
     assert pipeline.entity_stage.versions[0] == 11
+
+
+def lead_event(kind: str, event_id: str, minute: int, **fields: str) -> CompactEvent:
+    at = datetime(2026, 12, 7, 9, minute, tzinfo=timezone.utc).isoformat()
+    raw = {"event_id": event_id, "type": kind, "occurred_at": at, "team_id": "t1", "lead_id": "l1", **fields}
+    return compact(decode_event(orjson.dumps(raw)))
+
+
+def ship(pipeline: Pipeline) -> None:
+    """What the ship timer sends, applied by the aggregate stage as Kafka would hand it over."""
+    for target, snapshots in pipeline.entity_stage.outgoing({0, 1, 2, 3}, 4).items():
+        pipeline.aggregate_stage.apply(target, 0, orjson.loads(orjson.dumps({"s": snapshots})))
+
+
+def test_a_change_read_back_and_then_rebuilt_reaches_the_aggregates(pipeline: Pipeline) -> None:
+    """A message read back after later ones (streams/kafka/gaps.py) changes its lead at the partition's
+    version, not at its own offset: rebuilt before the next ship, the emptied `_unassigned` bucket goes out
+    with a version the aggregates take (at the message's offset, 7, they ignored it: 10 was shipped)."""
+    stage, partition = pipeline.entity_stage, entity_partition("Ll1", 4)
+    created, assigned = lead_event("lead.created", "e1", 0), lead_event("lead.assigned", "e2", 5, rep_id="r1")
+    stage.apply(partition, 10, {"b": [["Ll1", created, "leads", True]]})
+    ship(pipeline)
+    awaiting = ("t1", UNASSIGNED)
+    assert pipeline.view.buckets[awaiting][LIVE] == {AWAITING: 1}
+    stage.apply(partition, 7, {"b": [["Ll1", assigned, "leads", True]]})  # read back
+    stage.rebuild({0, 1, 2, 3})  # a rebalance that keeps the partition, before the ship
+    ship(pipeline)
+    assert pipeline.view.buckets[awaiting][LIVE] == {}
+    assert pipeline.view.buckets[("t1", "r1")][LIVE][AWAITING] == 1
+
+
+async def test_a_commit_ships_what_the_state_it_flushed_changed(
+    pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The state is flushed, then what changed is shipped, before Faust flushes its producer and commits
+    (faust_fixes): a commit never covers a change that was not shipped. While rebalancing, neither."""
+    order: list[str] = []
+
+    async def flush_tables(producer: object, tables: object, stopping: object) -> int:
+        order.append("flush")
+        return 1
+
+    def send_soon(*, key: object, value: dict[str, list[Any]], partition: int) -> asyncio.Future[None]:
+        order.extend(f"ship {snapshot[2]}/{snapshot[3]}/{snapshot[4]}" for snapshot in value["s"])
+        return asyncio.get_running_loop().create_future()
+
+    monkeypatch.setattr("agents.pipeline.flush_tables", flush_tables)
+    monkeypatch.setattr("agents.pipeline.aiokafka_producer", lambda app: None)
+    monkeypatch.setattr(pipeline.aggregate_topic, "send_soon", send_soon)
+    monkeypatch.setattr(pipeline, "_entity_partitions", lambda: {0, 1, 2, 3})
+    pipeline.entity_stage.apply(
+        entity_partition("Ll1", 4), 3, {"b": [["Ll1", lead_event("lead.created", "e1", 0), "leads", True]]}
+    )
+    await pipeline.gate.revoked()
+    assert await pipeline.before_commit() is False
+    assert order == []
+    pipeline.gate.assigned()
+    assert await pipeline.before_commit() is True
+    assert order[0] == "flush"
+    assert f"ship t1/{UNASSIGNED}/{LIVE}" in order[1:]
