@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import faust
@@ -143,14 +144,12 @@ class Pipeline:
         await self.gate.revoked()
 
     async def before_commit(self) -> bool:
-        """Make the tables' state durable and ship what it changed, right before the consumer flushes the producer
-        and commits offsets, which it skips (False) while partitions are being reassigned. A change committed
-        unshipped would never be shipped: the next owner restores it and replays nothing that changes it."""
+        """Make the tables' state durable, what it changed shipped first (`flush_tables`), right before the
+        consumer commits offsets, which it skips (False) while partitions are being reassigned."""
         tables, stopping = [self.entity_state, self.aggregate_state], lambda: bool(self.app.should_stop)
-        if not await self.gate.flush(lambda: flush_tables(aiokafka_producer(self.app), tables, stopping)):
-            return False
-        self._ship_now()
-        return True
+        return await self.gate.flush(
+            lambda: flush_tables(aiokafka_producer(self.app), tables, stopping, self._ship_now)
+        )
 
     async def _rebuild_partials(self) -> None:
         self._advance_minutes()
@@ -163,12 +162,13 @@ class Pipeline:
         if self.shipping.due():
             self._ship_now()
 
-    def _ship_now(self) -> None:
+    def _ship_now(self) -> Sequence[asyncio.Future[Any]]:
         """Send each changed partial bucket to its team/rep's aggregate partition, in few messages."""
         self._advance_minutes()
         outgoing = self.entity_stage.outgoing(self._entity_partitions(), self.settings.partitions)
-        send = self.aggregate_topic.send_soon
-        self.takeover.shipped([send(key=None, value={"s": c}, partition=p) for p, c in chunks(outgoing)])
+        sent = [self.aggregate_topic.send_soon(key=None, value={"s": c}, partition=p) for p, c in chunks(outgoing)]
+        self.takeover.shipped(sent)
+        return sent
 
     async def _send_expiry(self) -> None:
         """Ask the agents owning this worker's partitions to drop what left the retention (tables may only change

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
@@ -81,7 +81,7 @@ class Takeover:
         if self.phase == REBUILDING:
             self.phase = CATCHING_UP
 
-    def shipped(self, sent: list[asyncio.Future[Any]]) -> None:
+    def shipped(self, sent: Sequence[asyncio.Future[Any]]) -> None:
         """A ship's messages (Faust's `FutureMessage`s, which resolve to their `RecordMetadata`)."""
         if self.phase not in (CATCHING_UP, LAST_SHIP):
             return

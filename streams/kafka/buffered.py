@@ -3,9 +3,9 @@
 Faust sends a changelog record for every assignment to a table key, through its per-message producer
 path; most of a worker's CPU went there. A `BufferedTable` keeps Faust's table as the in-memory store
 (so Faust still restores it from the changelog on every assignment, and routes by it), but writes
-go to the store and a set of dirty keys. Right before the consumer commits offsets, `flush()` sends
-each dirty key's current value (or a tombstone) to the key's changelog partition in a few large
-batches and waits for the broker to acknowledge them. Offsets are therefore committed only after the
+go to the store and a set of dirty keys. Right before the consumer commits offsets, `flush_tables()`
+takes each dirty key's current value (or a tombstone), sends them to the keys' changelog partitions in
+a few large batches and waits for the broker to acknowledge them. Offsets are therefore committed only after the
 state they cover is durable: after a crash the worker restores at least that state and replays the
 input from the committed offsets, and replaying what is already applied changes nothing (entity state
 is a set of event ids, aggregates keep the newest snapshot by version).
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import orjson
@@ -95,18 +95,18 @@ class BufferedTable:
         self.data.pop(key, None)
         self.dirty[key] = partition
 
-    def take_dirty(self) -> dict[int, list[str]]:
-        """The dirty keys by partition; the dirty set starts over.
+    def take_dirty(self) -> dict[int, list[tuple[str, Any]]]:
+        """The dirty keys by partition, each with its value now (None: deleted); the dirty set starts over.
 
         Keys of partitions this worker no longer owns are dropped, never written: their new owner
         writes that changelog now, and what was not written here is replayed there from the input
         (their offsets were not committed)."""
         dirty, self.dirty = self.dirty, {}
-        owned = self.owned()
-        keys: dict[int, list[str]] = {}
+        owned, data = self.owned(), self.data
+        keys: dict[int, list[tuple[str, Any]]] = {}
         for key, partition in dirty.items():
             if partition in owned:
-                keys.setdefault(partition, []).append(key)
+                keys.setdefault(partition, []).append((key, data.get(key)))
         return keys
 
 
@@ -146,46 +146,65 @@ class RebalanceGate:
         self.rebalancing = False
 
 
-async def flush_tables(producer: Any, tables: list[BufferedTable], stopping: Callable[[], bool]) -> int:
-    """Write every dirty key of `tables` to its changelog and wait until the broker has them all.
+async def flush_tables(
+    producer: Any,
+    tables: list[BufferedTable],
+    stopping: Callable[[], bool],
+    first: Callable[[], Sequence[asyncio.Future[Any]]] = list,
+) -> int:
+    """Write every dirty key of `tables` to its changelog as it is now and wait until the broker has them all
+    (a key changed meanwhile is dirty again, written at the next commit).
 
-    A key's value is read when its record is built, so a value changed meanwhile goes out newer than
-    the offsets about to be committed, which is harmless (replays are idempotent; the key is dirty
-    again and written again at the next commit). Retries until it succeeds: the caller is about to
-    commit offsets, which must not happen before this state is durable (a broker outage holds the
-    commit back, it does not lose state) — unless the worker is stopping: then `NotFlushed` aborts the
-    commit, and the next owner replays the uncommitted messages."""
+    `first` runs as the keys are taken, with nothing between, and what it sends is acknowledged before
+    any record goes out: the worker ships there what its state changed, so a changelog never holds a
+    change whose ship could still be lost (the next owner would restore the change, replay nothing that
+    changes it again, and never ship it). Retries until it succeeds: the caller is about to commit
+    offsets, which must not happen before this state is durable (a broker outage holds the commit back,
+    it does not lose state) — unless the worker is stopping: then `NotFlushed` aborts the commit, and the
+    next owner replays the uncommitted messages."""
     pending = [(table, table.take_dirty()) for table in tables]
+    shipped = first()
+    if shipped:
+        try:
+            await _acknowledged(dict.fromkeys(shipped, 1), stopping)
+        except NotFlushed:
+            raise
+        except Exception:  # noqa: BLE001 - lost as a timer's ship would be; the state is written all the same
+            log.exception("a ship before the commit was not delivered")
     sent = 0
     for table, dirty in pending:
         topic = table.table.changelog_topic.get_topic_name()
-        for partition, keys in dirty.items():
+        for partition, items in dirty.items():
             while True:
                 try:
-                    await _send_all(producer, topic, partition, keys, table, stopping)
+                    await _send_all(producer, topic, partition, items, table, stopping)
                 except Exception as exc:  # logged; retried until the broker takes it
                     if stopping():
-                        raise NotFlushed(f"{topic}[{partition}]: {len(keys)} changelog records not written") from exc
+                        raise NotFlushed(f"{topic}[{partition}]: {len(items)} changelog records not written") from exc
                     log.exception(
-                        "could not write %d changelog records to %s[%d]; retrying", len(keys), topic, partition
+                        "could not write %d changelog records to %s[%d]; retrying", len(items), topic, partition
                     )
                     await asyncio.sleep(RETRY_S)
                     continue
-                sent += len(keys)
+                sent += len(items)
                 break
     return sent
 
 
 async def _send_all(
-    producer: Any, topic: str, partition: int, keys: list[str], table: BufferedTable, stopping: Callable[[], bool]
+    producer: Any,
+    topic: str,
+    partition: int,
+    items: list[tuple[str, Any]],
+    table: BufferedTable,
+    stopping: Callable[[], bool],
 ) -> None:
     """Send the keys' records to one partition in large batches, at most ~8 MB unacknowledged."""
-    data, encode = table.data, table.encode
+    encode = table.encode
     deliveries: dict[asyncio.Future[Any], int] = {}  # a batch's delivery -> its records
     unacknowledged = 0
     batch = producer.create_batch()
-    for key in keys:
-        value = data.get(key)
+    for key, value in items:
         record = {"key": orjson.dumps(key), "value": None if value is None else encode(value), "timestamp": None}
         if batch.append(**record) is None:
             unacknowledged += batch.size()

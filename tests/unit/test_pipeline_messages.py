@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -79,15 +80,18 @@ def test_a_change_read_back_and_then_rebuilt_reaches_the_aggregates(pipeline: Pi
     assert pipeline.view.buckets[("t1", "r1")][LIVE][AWAITING] == 1
 
 
-async def test_a_commit_ships_what_the_state_it_flushed_changed(
+async def test_a_commit_ships_what_the_state_changed_as_it_is_flushed(
     pipeline: Pipeline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The state is flushed, then what changed is shipped, before Faust flushes its producer and commits
-    (faust_fixes): a commit never covers a change that was not shipped. While rebalancing, neither."""
+    """The state's flush ships what changed as it takes the dirty keys (`flush_tables`' `first`, whose
+    sends it has acknowledged before writing): a commit never covers a change that was not shipped. While
+    rebalancing, neither."""
     order: list[str] = []
 
-    async def flush_tables(producer: object, tables: object, stopping: object) -> int:
-        order.append("flush")
+    async def flush_tables(producer: object, tables: object, stopping: object, first: Callable[[], object]) -> int:
+        order.append("take")
+        first()
+        order.append("write")
         return 1
 
     def send_soon(*, key: object, value: dict[str, list[Any]], partition: int) -> asyncio.Future[None]:
@@ -98,13 +102,12 @@ async def test_a_commit_ships_what_the_state_it_flushed_changed(
     monkeypatch.setattr("agents.pipeline.aiokafka_producer", lambda app: None)
     monkeypatch.setattr(pipeline.aggregate_topic, "send_soon", send_soon)
     monkeypatch.setattr(pipeline, "_entity_partitions", lambda: {0, 1, 2, 3})
-    pipeline.entity_stage.apply(
-        entity_partition("Ll1", 4), 3, {"b": [["Ll1", lead_event("lead.created", "e1", 0), "leads", True]]}
-    )
+    created = lead_event("lead.created", "e1", 0)
+    pipeline.entity_stage.apply(entity_partition("Ll1", 4), 3, {"b": [["Ll1", created, "leads", True]]})
     await pipeline.gate.revoked()
     assert await pipeline.before_commit() is False
     assert order == []
     pipeline.gate.assigned()
     assert await pipeline.before_commit() is True
-    assert order[0] == "flush"
-    assert f"ship t1/{UNASSIGNED}/{LIVE}" in order[1:]
+    assert order[0] == "take" and order[-1] == "write"
+    assert f"ship t1/{UNASSIGNED}/{LIVE}" in order

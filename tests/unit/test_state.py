@@ -174,3 +174,34 @@ async def test_each_flush_tells_how_far_the_changelog_partitions_it_wrote_now_re
     table.put("k1", 0, 10)
     await flush_tables(producer, [table], stopping=lambda: False)
     assert written == [(0, 7)]
+
+
+async def test_what_first_sends_is_acknowledged_before_any_record_and_records_are_as_taken() -> None:
+    """The worker ships what its state changed as the keys are taken (`first`): a changelog record must
+    never reach the broker before that ship, or a crash in between leaves a change the next owner restores
+    and never ships. A value changed while the flush waits goes out at the next one."""
+    table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: {0})
+    table.put("a", 0, 1)
+    ship: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    producer = Producer()
+    flushing = asyncio.create_task(flush_tables(producer, [table], stopping=lambda: False, first=lambda: [ship]))
+    await asyncio.sleep(0.05)
+    assert producer.sent == []  # the ship is not acknowledged yet
+    table.put("a", 0, 2)
+    ship.set_result(SimpleNamespace(partition=3, offset=0))
+    assert await flushing == 1
+    assert records(producer) == {(0, "a"): b"1"}  # as it was when taken
+    assert table.dirty == {"a": 0}
+    await flush_tables(producer, [table], stopping=lambda: False)
+    assert records(producer) == {(0, "a"): b"2"}
+
+
+async def test_a_lost_ship_does_not_hold_back_the_state(caplog: pytest.LogCaptureFixture) -> None:
+    table = BufferedTable(Table(), encode=orjson.dumps, owned=lambda: {0})
+    table.put("a", 0, 1)
+    ship: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    ship.set_exception(ConnectionError("broker away"))
+    producer = Producer()
+    assert await flush_tables(producer, [table], stopping=lambda: False, first=lambda: [ship]) == 1
+    assert records(producer) == {(0, "a"): b"1"}
+    assert "a ship before the commit was not delivered" in caplog.text
