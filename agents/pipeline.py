@@ -23,7 +23,7 @@ from agents.aggregates.stage import AggregateStage
 from agents.aggregates.view import AggregateView
 from agents.alerts.notify import follow_alerts
 from agents.entities.shipping import ShipSchedule, Takeover, events_waiting
-from agents.entities.stage import EntityStage, chunks
+from agents.entities.stage import EntityStage
 from agents.export.exposition import KpiCollector
 from agents.export.health import EndOffsets, LagCollector, consumer_lag
 from agents.export.ops_metrics import OpsMetrics
@@ -165,8 +165,8 @@ class Pipeline:
     def _ship_now(self) -> Sequence[asyncio.Future[Any]]:
         """Send each changed partial bucket to its team/rep's aggregate partition, in few messages."""
         self._advance_minutes()
-        outgoing = self.entity_stage.outgoing(self._entity_partitions(), self.settings.partitions)
-        sent = [self.aggregate_topic.send_soon(key=None, value={"s": c}, partition=p) for p, c in chunks(outgoing)]
+        send = self.aggregate_topic.send_soon
+        sent = self.entity_stage.ship(self._entity_partitions(), self.settings.partitions, send)
         self.takeover.shipped(sent)
         return sent
 

@@ -1,12 +1,15 @@
 """The entity stage: applies routed events to their entities' state, and keeps each partition's
 partial aggregates (the sum of its entities' contributions) moving by each entity's change.
 
-It holds no Faust object: the pipeline feeds it messages and ships what `outgoing` returns, and the
-engine-versus-reference test drives it the same way without a broker.
+It holds no Faust object: the pipeline feeds it messages and has it `ship` what `outgoing` returns
+through the aggregate topic's `send_soon`, and the engine-versus-reference test drives it the same way
+without a broker.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import logging
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -35,6 +38,7 @@ SHIP_CHUNK = 1000  # snapshots per shipped message, well under Kafka's 1 MB mess
 
 # partition, table key, a lead's events now and before the change (None: new here, or rebuilt)
 Watch = Callable[[int, str, list[CompactEvent], list[CompactEvent] | None], None]
+Send = Callable[..., asyncio.Future[Any]]  # a Faust topic's `send_soon(key=, value=, partition=)`
 
 
 class EntityStage:
@@ -246,6 +250,26 @@ class EntityStage:
                 snapshot = (partition, version, team, rep, bucket, partial.snapshot((team, rep, bucket)))
                 outgoing.setdefault(aggregate_partition(team, rep, partitions), []).append(snapshot)
         return outgoing
+
+    def ship(self, assigned: set[int], partitions: int, send: Send) -> list[asyncio.Future[Any]]:
+        """`outgoing`, sent in messages of at most SHIP_CHUNK snapshots (`send` is the aggregate topic's
+        `send_soon`); the buckets of a message that is not delivered go out again at the next ship, as
+        they are then (their dirty marks were taken: they would wait for their next change)."""
+        sent = []
+        for target, snapshots in chunks(self.outgoing(assigned, partitions)):
+            future = send(key=None, value={"s": snapshots}, partition=target)
+            future.add_done_callback(functools.partial(self._delivered, snapshots))
+            sent.append(future)
+        return sent
+
+    def _delivered(self, snapshots: list[Snapshot], future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            return
+        log.warning("%d shipped snapshots were not delivered; their buckets go out again", len(snapshots))
+        for partition, _version, team, rep, bucket, _fields in snapshots:
+            partial = self.partials.get(partition)
+            if partial is not None:
+                partial.mark_changed([(team, rep, bucket)])
 
 
 def chunks(outgoing: dict[int, list[Snapshot]], size: int = SHIP_CHUNK) -> Iterator[tuple[int, list[Snapshot]]]:

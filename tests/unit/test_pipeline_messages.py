@@ -111,3 +111,27 @@ async def test_a_commit_ships_what_the_state_changed_as_it_is_flushed(
     assert await pipeline.before_commit() is True
     assert order[0] == "take" and order[-1] == "write"
     assert f"ship t1/{UNASSIGNED}/{LIVE}" in order
+
+
+async def test_a_ship_that_is_not_delivered_goes_out_again(pipeline: Pipeline) -> None:
+    """Its buckets' dirty marks were taken: without another ship they would wait for their next change."""
+    stage, everything = pipeline.entity_stage, {0, 1, 2, 3}
+    created = lead_event("lead.created", "e1", 0)
+    stage.apply(entity_partition("Ll1", 4), 3, {"b": [["Ll1", created, "leads", True]]})
+    messages: list[tuple[asyncio.Future[None], list[Any]]] = []
+
+    def send(*, key: object, value: dict[str, list[Any]], partition: int) -> asyncio.Future[None]:
+        messages.append((asyncio.get_running_loop().create_future(), value["s"]))
+        return messages[-1][0]
+
+    assert stage.ship(everything, 4, send)
+    shipped = sorted(snapshot[2:5] for _, snapshots in messages for snapshot in snapshots)
+    assert (created["T"], UNASSIGNED, LIVE) in shipped
+    assert stage.outgoing(everything, 4) == {}  # taken
+    messages[0][0].set_result(None)  # delivered
+    for future, _ in messages[1:]:
+        future.set_exception(ConnectionError("broker away"))
+    await asyncio.sleep(0)
+    again = sorted(snapshot[2:5] for snapshots in stage.outgoing(everything, 4).values() for snapshot in snapshots)
+    assert again == sorted(snapshot[2:5] for _, snapshots in messages[1:] for snapshot in snapshots)
+    assert len(messages) > 1 and again
