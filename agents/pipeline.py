@@ -144,8 +144,8 @@ class Pipeline:
         await self.gate.revoked()
 
     async def before_commit(self) -> bool:
-        """Make the tables' state durable, what it changed shipped first (`flush_tables`), right before the
-        consumer commits offsets, which it skips (False) while partitions are being reassigned."""
+        """Runs right before the consumer commits offsets: ships what the state changed, then makes the state
+        durable (`flush_tables`); False (the commit is skipped) while partitions are being reassigned."""
         tables, stopping = [self.entity_state, self.aggregate_state], lambda: bool(self.app.should_stop)
         return await self.gate.flush(
             lambda: flush_tables(aiokafka_producer(self.app), tables, stopping, self._ship_now)

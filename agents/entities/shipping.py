@@ -14,15 +14,12 @@ rebuild carried.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
 from agents.ingest import ROUTE_CHUNK
-
-log = logging.getLogger(__name__)
 
 CATCH_UP_EVENTS = 10_000  # events waiting to be read from which the worker counts as catching up
 CATCH_UP_SHIP_S = 1.0
@@ -97,9 +94,8 @@ class Takeover:
         if generation != self._generation:
             return
         self.unacknowledged -= 1
-        if future.cancelled() or future.exception() is not None:  # lost (so is the ship): nothing to wait for
-            log.warning("a shipped message was not delivered after a rebalance: %r", future)
-            return
+        if future.cancelled() or future.exception() is not None:
+            return  # not delivered: nothing of it to wait for (`EntityStage.ship` logs it and ships its buckets again)
         metadata = future.result()
         self.last_sent[metadata.partition] = max(self.last_sent.get(metadata.partition, -1), metadata.offset)
 

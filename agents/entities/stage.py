@@ -226,7 +226,7 @@ class EntityStage:
             if key[0] == "L":
                 self.watch(partition, table_key, state["e"], None)
         for partition, summed in sums.items():
-            rebuilt[partition].apply({name: value for name, value in summed.items() if value})
+            rebuilt[partition].apply(summed)  # zero sums are skipped there
             previous = self.partials.get(partition)
             if previous is not None:
                 rebuilt[partition].mark_changed(previous.dirty)

@@ -4,11 +4,11 @@ Faust sends a changelog record for every assignment to a table key, through its 
 path; most of a worker's CPU went there. A `BufferedTable` keeps Faust's table as the in-memory store
 (so Faust still restores it from the changelog on every assignment, and routes by it), but writes
 go to the store and a set of dirty keys. Right before the consumer commits offsets, `flush_tables()`
-takes each dirty key's current value (or a tombstone), sends them to the keys' changelog partitions in
-a few large batches and waits for the broker to acknowledge them. Offsets are therefore committed only after the
-state they cover is durable: after a crash the worker restores at least that state and replays the
-input from the committed offsets, and replaying what is already applied changes nothing (entity state
-is a set of event ids, aggregates keep the newest snapshot by version).
+takes each dirty key's current value (or a tombstone), sends them to the keys' changelog partitions
+in a few large batches and waits for the broker to acknowledge them. Offsets are therefore committed
+only after the state they cover is durable: after a crash the worker restores at least that state and
+replays the input from the committed offsets, and replaying what is already applied changes nothing
+(entity state is a set of event ids, aggregates keep the newest snapshot by version).
 """
 
 from __future__ import annotations
@@ -169,8 +169,8 @@ async def flush_tables(
             await _acknowledged(dict.fromkeys(shipped, 1), stopping)
         except NotFlushed:
             raise
-        except Exception:  # noqa: BLE001 - lost as a timer's ship would be; the state is written all the same
-            log.exception("a ship before the commit was not delivered")
+        except Exception as exc:  # noqa: BLE001 - its buckets go out again at the next ship (`EntityStage.ship`)
+            log.warning("a ship before the commit was not delivered (%r); writing the state all the same", exc)
     sent = 0
     for table, dirty in pending:
         topic = table.table.changelog_topic.get_topic_name()
